@@ -1,0 +1,1 @@
+"""Benchmarks: each measures Plumb beside an anchor in the same run."""

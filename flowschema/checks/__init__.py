@@ -1,0 +1,1 @@
+"""The validator's checks, one module per concern; each yields Findings."""

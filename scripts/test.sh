@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Everything the tests need on a fresh machine, then the tests.
+#   - a virtual environment in .venv with Plumb and its test tools
+#   - Node.js 20 + npm (for the real Node-RED 4.x the conformance tests start; the
+#     tests install Node-RED itself into ~/.cache/plumb on first use)
+#   - ruff and mypy as the project configures them, then pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+echo "==> installing Plumb with its test tools"
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "==> installing Node.js and npm from the distribution's packages"
+        apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+    else
+        echo "error: Node.js 20 and npm are needed (the tests run a real Node-RED 4.x);" >&2
+        echo "       install them with your package manager and run this again" >&2
+        exit 1
+    fi
+fi
+
+echo "==> ruff"
+.venv/bin/ruff check .
+echo "==> mypy"
+.venv/bin/mypy
+echo "==> pytest"
+export PATH="$PWD/.venv/bin:$PATH"
+exec .venv/bin/python -m pytest "$@"
