@@ -19,6 +19,7 @@ def _renamed(flow: list[dict[str, Any]], suffix: str) -> list[dict[str, Any]]:
     text = json.dumps(flow)
     for old in sorted(ids, key=len, reverse=True):
         text = text.replace(f'"{old}"', f'"{old}-{suffix}"')
+        text = text.replace(f'"subflow:{old}"', f'"subflow:{old}-{suffix}"')
     renamed: list[dict[str, Any]] = json.loads(text)
     return renamed
 

@@ -173,3 +173,67 @@ def test_to_loopback_leaves_no_plant_address() -> None:
     for path in shipped_examples():
         text = json.dumps(to_loopback(load_json(path)))
         assert "192.168." not in text and "localhost" not in text
+
+
+def _first(flow: list[Any], predicate: Any) -> dict[str, Any] | None:
+    return next((n for n in flow if isinstance(n, dict) and predicate(n)), None)
+
+
+def _break_duplicate_id(flow: list[Any]) -> bool:
+    flow.append(dict(flow[-1]))
+    return True
+
+
+def _break_unknown_type(flow: list[Any]) -> bool:
+    node = _first(flow, lambda n: n.get("type") not in STRUCTURAL)
+    if node is None:
+        return False
+    node["type"] += "x"
+    return True
+
+
+def _break_wire_target(flow: list[Any]) -> bool:
+    node = _first(flow, lambda n: bool(n.get("wires")) and bool(n["wires"][0]))
+    if node is None:
+        return False
+    node["wires"][0].append("no-such-node")
+    return True
+
+
+def _break_wires_length(flow: list[Any]) -> bool:
+    node = _first(flow, lambda n: bool(n.get("wires")))
+    if node is None:
+        return False
+    node["wires"].append([])
+    return True
+
+
+def _break_function(flow: list[Any]) -> bool:
+    node = _first(flow, lambda n: n.get("type") == "function")
+    if node is None:
+        return False
+    node["func"] += "\n}}"
+    return True
+
+
+BREAKAGES = {
+    "duplicate-id": _break_duplicate_id,
+    "unknown-type": _break_unknown_type,
+    "wire-target-missing": _break_wire_target,
+    "wires-length": _break_wires_length,
+    "function-syntax": _break_function,
+}
+
+
+@pytest.mark.parametrize("code", sorted(BREAKAGES))
+def test_broken_variants_of_node_red_examples(code: str, node_red_examples: list[Path]) -> None:
+    broken = 0
+    for path in node_red_examples:
+        flow = load_json(path)
+        if not BREAKAGES[code](flow):
+            continue
+        broken += 1
+        report = validate_flow(flow)
+        assert code in report.codes(), (path.name, [str(f) for f in report.findings])
+        assert not report.valid, path.name
+    assert broken >= 5, f"only {broken} examples could be broken this way"
