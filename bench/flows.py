@@ -36,6 +36,15 @@ def large_flow(size: int = 1000) -> list[dict[str, Any]]:
         copy_number += 1
     tab = next(n["id"] for n in flow if n["type"] == "tab")
     while len(flow) < size:
-        flow.append({"id": f"pad-{len(flow)}", "type": "comment", "z": tab,
-                     "name": "note", "info": "", "x": 100, "y": 20 * len(flow)})
+        flow.append(
+            {
+                "id": f"pad-{len(flow)}",
+                "type": "comment",
+                "z": tab,
+                "name": "note",
+                "info": "",
+                "x": 100,
+                "y": 20 * len(flow),
+            }
+        )
     return flow

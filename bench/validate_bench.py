@@ -76,10 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         "meets_target": plumb["median_ms"] < 50,
     }
     print(f"flow: {len(flow)} nodes ({function_nodes} function nodes)")
-    print(f"plumb validator (all checks): median {plumb['median_ms']} ms, "
-          f"p90 {plumb['p90_ms']} ms over {plumb['runs']} runs; first call {cold_ms:.1f} ms")
-    print(f"anchor: jsonschema, shape only: median {anchor['median_ms']} ms "
-          f"over {anchor['runs']} runs")
+    print(
+        f"plumb validator (all checks): median {plumb['median_ms']} ms, "
+        f"p90 {plumb['p90_ms']} ms over {plumb['runs']} runs; first call {cold_ms:.1f} ms"
+    )
+    print(
+        f"anchor: jsonschema, shape only: median {anchor['median_ms']} ms "
+        f"over {anchor['runs']} runs"
+    )
     print(f"target < 50 ms: {'met' if results['meets_target'] else 'NOT met'}")
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as handle:

@@ -20,8 +20,12 @@ def test_large_flow_is_valid_and_sized() -> None:
 
 def test_benchmark_runs_and_reports(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "r.json"
-    assert validate_bench.main(["--nodes", "200", "--runs", "2", "--anchor-runs", "1",
-                                "--json", str(out)]) == 0
+    assert (
+        validate_bench.main(
+            ["--nodes", "200", "--runs", "2", "--anchor-runs", "1", "--json", str(out)]
+        )
+        == 0
+    )
     results = json.loads(out.read_text())
     assert results["nodes"] == 200
     assert results["plumb_validator_full"]["runs"] == 2
