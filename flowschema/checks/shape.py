@@ -70,16 +70,7 @@ def _finding(node: dict[str, Any], spec: NodeSpec, error: Any) -> Finding | None
         prop = prop if isinstance(prop, str) else _missing_required(node, spec)
         if prop in ("id", "type"):
             return None  # reported before shape checks run
-        pspec = spec.properties.get(prop) if prop else None
-        return Finding(
-            "property-required",
-            f"required property {prop!r} is missing",
-            node=ref,
-            property=prop,
-            expected=_describe_expected(pspec),
-            found=None,
-            hint=_describe_hint(pspec),
-        )
+        return _required_finding(node, prop, spec.properties.get(prop) if prop else None, "missing")
     if not path:
         return Finding("node-not-object", error.message, node=ref)
     prop = str(path[0])
@@ -96,15 +87,7 @@ def _finding(node: dict[str, Any], spec: NodeSpec, error: Any) -> Finding | None
     pspec = spec.properties.get(prop)
     where = prop + "".join(f"[{p}]" for p in path[1:])
     if kind == "MinLength" and pspec is not None and pspec.required:
-        return Finding(
-            "property-required",
-            f"required property {prop!r} is empty",
-            node=ref,
-            property=prop,
-            expected=_describe_expected(pspec),
-            found=value,
-            hint=_describe_hint(pspec),
-        )
+        return _required_finding(node, prop, pspec, "empty")
     if kind == "Enum" and pspec is not None and pspec.enum is not None:
         allowed = list(pspec.enum)
         hint = "use one of " + ", ".join(repr(v) for v in allowed)
@@ -124,7 +107,7 @@ def _finding(node: dict[str, Any], spec: NodeSpec, error: Any) -> Finding | None
             hint=hint,
         )
     if kind in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum"):
-        return _range_finding(node, prop, value, pspec)
+        return range_finding(node, prop, value, pspec)
     if kind == "Pattern" and pspec is not None and pspec.type == "numeric":
         return Finding(
             "property-format",
@@ -135,7 +118,7 @@ def _finding(node: dict[str, Any], spec: NodeSpec, error: Any) -> Finding | None
             found=value,
             hint='write digits only, e.g. "5" or 5',
         )
-    if kind == "Type" or kind == "Const" or kind == "Enum":
+    if kind in ("Type", "Constant", "Enum"):
         expected = _describe_expected(pspec) if pspec is not None else error.message
         return Finding(
             "property-type",
@@ -156,7 +139,20 @@ def _finding(node: dict[str, Any], spec: NodeSpec, error: Any) -> Finding | None
     )
 
 
-def _range_finding(node: dict[str, Any], prop: str, value: Any, pspec: Any) -> Finding:
+def _required_finding(node: dict[str, Any], prop: str | None, pspec: Any, state: str) -> Finding:
+    return Finding(
+        "property-required",
+        f"required property {prop!r} is {state}",
+        node=node_ref(node),
+        property=prop,
+        expected=_describe_expected(pspec),
+        found=node.get(prop) if prop else None,
+        hint=_describe_hint(pspec),
+    )
+
+
+def range_finding(node: dict[str, Any], prop: str, value: Any, pspec: Any) -> Finding:
+    """A numeric value outside its bounds (numbers here, numeric text in checks.values)."""
     low = pspec.minimum if pspec is not None else None
     high = pspec.maximum if pspec is not None else None
     bounds = _bounds_text(low, high)
@@ -169,10 +165,6 @@ def _range_finding(node: dict[str, Any], prop: str, value: Any, pspec: Any) -> F
         found=value,
         hint=pspec.description if pspec is not None else None,
     )
-
-
-def range_finding(node: dict[str, Any], prop: str, value: Any, pspec: Any) -> Finding:
-    return _range_finding(node, prop, value, pspec)
 
 
 def _bounds_text(low: float | None, high: float | None) -> str:
