@@ -1,1 +1,1 @@
-"""evals"""
+"""evals: benchmarks that say whether Plumb's answers are right (retrieval first)."""

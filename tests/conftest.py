@@ -46,3 +46,49 @@ def node_red_examples(node_red_root: Path) -> list[Path]:
 
 def shipped_examples() -> list[Path]:
     return sorted(EXAMPLES.glob("*.json"))
+
+
+class NetworkGuard:
+    """Records (and refuses) every connection attempt to a non-loopback address."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    def check(self, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost")):
+            return
+        if isinstance(address, (str, bytes)):  # unix sockets
+            return
+        self.attempts.append(str(address))
+        raise OSError(f"network access to {address} is not allowed in Plumb's tests")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> NetworkGuard:
+    """Fail loudly if the code under test reaches beyond loopback (downloads, telemetry)."""
+    import socket
+
+    guard = NetworkGuard()
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            guard.check(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            guard.check(address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        guard.check((host,))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return guard

@@ -1,48 +1,15 @@
-"""The `ask` command line.
-
-Exit codes (stable, other tools rely on them): 0 success / valid, 1 failure / invalid,
-2 usage error, 3 the assistant asks a question or refuses (generation commands).
-Commands import their heavy dependencies only when they run, so `ask --help` stays fast.
-"""
+"""Flow commands: validate, schema, catalog."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
+from assistant.cli import _format_finding, _plural, _size_option, cli
 from flowschema.findings import Severity
 from flowschema.loading import DEFAULT_MAX_BYTES, FlowLoadError, load_flow
-
-
-def parse_size(text: str) -> int:
-    """Parse sizes such as 500k, 16M or 1G into bytes."""
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    cleaned = text.strip().lower().removesuffix("b")
-    factor = units.get(cleaned[-1:], 1)
-    number = cleaned[:-1] if cleaned[-1:] in units else cleaned
-    try:
-        value = int(float(number) * factor)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a size such as 16M or 500k") from None
-    if value <= 0:
-        raise click.BadParameter("the size must be positive")
-    return value
-
-
-def _size_option(ctx: click.Context, param: click.Parameter, value: str) -> int:
-    return parse_size(value)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="plumb", prog_name="ask")
-def cli() -> None:
-    """Plumb: plain language to validated Node-RED flows, run on the edge.
-
-    Run `ask COMMAND --help` for the options of each command.
-    """
 
 
 @cli.command()
@@ -178,25 +145,3 @@ def catalog(node_type: str | None, as_json: bool) -> None:
         default = f" = {prop.default!r}" if prop.has_default else ""
         flags = " required" if prop.required else ""
         click.echo(f"  {prop.name} ({prop.type}{flags}){default}: {prop.description}")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _format_finding(finding: Any) -> str:
-    where = finding.node.label() if finding.node else "flow"
-    if finding.property:
-        where += f" .{finding.property}"
-    line = f"{finding.severity.value:<7} [{finding.code}] {where}: {finding.message}"
-    if finding.hint:
-        line += f"\n        hint: {finding.hint}"
-    return line
-
-
-def main() -> None:
-    cli()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,1 @@
+"""Retrieval benchmark: labelled engineer queries against the local index."""

@@ -1,0 +1,5 @@
+import sys
+
+from evals.retrieval.bench import main
+
+sys.exit(main())
