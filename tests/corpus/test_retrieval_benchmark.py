@@ -24,8 +24,12 @@ def test_scoring() -> None:
     from corpus.passages import Passage
 
     def hit(kind: str, node_type: str) -> Hit:
-        return Hit(Passage(id=f"{kind}:{node_type}", kind=kind, title="", text="",
-                           node_type=node_type), 1.0, 1, 1)
+        return Hit(
+            Passage(id=f"{kind}:{node_type}", kind=kind, title="", text="", node_type=node_type),
+            1.0,
+            1,
+            1,
+        )
 
     hits = [hit("example", "mqtt out"), hit("doc", "inject"), hit("doc", "mqtt out")]
     assert score(hits, ("mqtt out",)) == (1.0, 1 / 3)
@@ -44,6 +48,7 @@ def test_hybrid_retrieval_meets_its_recall_target(built_index: CorpusIndex) -> N
 
 def test_runner_smoke(built_index: CorpusIndex, tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "r.json"
-    assert main(["--index-dir", str(built_index.directory), "--limit", "10",
-                 "--json", str(out)]) == 0
+    assert (
+        main(["--index-dir", str(built_index.directory), "--limit", "10", "--json", str(out)]) == 0
+    )
     assert '"docs/hybrid"' in out.read_text()
