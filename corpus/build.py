@@ -7,22 +7,16 @@ from pathlib import Path
 
 from corpus.index import CorpusIndex, RefreshStats
 from corpus.nodehelp import Package, help_passages
-from corpus.passages import BUILTIN_ORIGIN, Passage, builtin_passages
+from corpus.passages import BUILTIN_ORIGIN, builtin_passages
 
-Progress = Callable[[int, int], Callable[[int], None]]
-"""Called with (total passages, passages to embed); returns a callback fed with batch sizes."""
-
-
-def _refresh(
-    index: CorpusIndex, passages: list[Passage], origin: str, progress: Progress | None
-) -> RefreshStats:
-    advance = progress(len(passages), index.to_embed(passages, origin)) if progress else None
-    return index.refresh(passages, origin, advance)
+Progress = Callable[[int, int], Callable[[int], None] | None]
+"""Called with (total passages, passages to embed); may return a callback fed with the size
+of each embedded batch."""
 
 
 def index_builtin(index: CorpusIndex, progress: Progress | None = None) -> RefreshStats:
     """Index the node documents and example flows shipped with Plumb."""
-    return _refresh(index, builtin_passages(), BUILTIN_ORIGIN, progress)
+    return index.refresh(builtin_passages(), BUILTIN_ORIGIN, progress)
 
 
 def index_node_modules(
@@ -30,4 +24,4 @@ def index_node_modules(
 ) -> tuple[RefreshStats, list[Package]]:
     """Index the help of every node package installed under a Node-RED user directory."""
     origin, passages, packages = help_passages(path)
-    return _refresh(index, passages, origin, progress), packages
+    return index.refresh(passages, origin, progress), packages

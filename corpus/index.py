@@ -192,27 +192,22 @@ class CorpusIndex:
         self,
         passages: Sequence[Passage],
         origin: str,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int], Callable[[int], None] | None] | None = None,
     ) -> RefreshStats:
-        """Make the passages of `origin` exactly `passages`, embedding only what changed."""
+        """Make the passages of `origin` exactly `passages`, embedding only what changed.
+
+        `progress(total, to_embed)` is called once the work is known and may return a
+        callback that receives the size of each embedded batch.
+        """
         with self._lock:
             collection = self._open(create=True)
-            try:
-                existing = collection.get(where={"origin": origin}, include=["metadatas"])
-            except Exception as exc:
-                raise CorpusIndexError(
-                    f"the index at {self.directory} cannot be read ({exc}); "
-                    "rebuild it with `ask index --rebuild`"
-                ) from None
-            known = {
-                pid: (meta or {}).get("hash")
-                for pid, meta in zip(existing["ids"], existing["metadatas"] or [], strict=False)
-            }
+            known = self._known_hashes(collection, origin)
             wanted = {p.id: p for p in passages}
             if len(wanted) != len(passages):
                 raise ValueError(f"duplicate passage ids in {origin}")
             changed = [p for p in passages if known.get(p.id) != p.content_hash]
             stale = [pid for pid in known if pid not in wanted]
+            advance = progress(len(passages), len(changed)) if progress else None
             for start in range(0, len(changed), _BATCH):
                 batch = changed[start : start + _BATCH]
                 vectors = self.embedder.embed([p.text for p in batch])
@@ -222,8 +217,8 @@ class CorpusIndex:
                     metadatas=[p.metadata() for p in batch],
                     embeddings=vectors,
                 )
-                if progress:
-                    progress(len(batch))
+                if advance:
+                    advance(len(batch))
             if stale:
                 collection.delete(ids=stale)
             self._forget_caches()
@@ -235,16 +230,18 @@ class CorpusIndex:
                 unchanged=len(passages) - len(changed),
             )
 
-    def to_embed(self, passages: Sequence[Passage], origin: str) -> int:
-        """How many of `passages` a refresh would embed (for progress bars)."""
-        with self._lock:
-            collection = self._open(create=True)
+    def _known_hashes(self, collection: Any, origin: str) -> dict[str, Any]:
+        try:
             existing = collection.get(where={"origin": origin}, include=["metadatas"])
-            known = {
-                pid: (meta or {}).get("hash")
-                for pid, meta in zip(existing["ids"], existing["metadatas"] or [], strict=False)
-            }
-            return sum(1 for p in passages if known.get(p.id) != p.content_hash)
+        except Exception as exc:
+            raise CorpusIndexError(
+                f"the index at {self.directory} cannot be read ({exc}); "
+                "rebuild it with `ask index --rebuild`"
+            ) from None
+        return {
+            pid: (meta or {}).get("hash")
+            for pid, meta in zip(existing["ids"], existing["metadatas"] or [], strict=False)
+        }
 
     # -- reading -----------------------------------------------------------------------
     def passages(self) -> dict[str, Passage]:

@@ -7,10 +7,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli import cli
+
+if TYPE_CHECKING:
+    from corpus.index import CorpusIndex
 
 KIND_CHOICES = click.Choice(["doc", "example", "help"])
 MODE_CHOICES = click.Choice(["hybrid", "dense", "lexical"])
@@ -50,7 +54,7 @@ def _progress(label: str) -> Callable[[int, int], Callable[[int], None]]:
     return start
 
 
-def _open_index(index_dir: Path):  # type: ignore[no-untyped-def]
+def _open_index(index_dir: Path) -> CorpusIndex:
     from corpus.index import CorpusIndex
 
     return CorpusIndex(index_dir)

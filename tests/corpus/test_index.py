@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,6 +84,18 @@ def test_concurrent_queries_from_threads(built_index: CorpusIndex) -> None:
     assert got == expected
 
 
+class Recorder:
+    """Records what a refresh announced (total, to embed) and each embedded batch."""
+
+    def __init__(self) -> None:
+        self.announced: list[tuple[int, int]] = []
+        self.batches: list[int] = []
+
+    def __call__(self, total: int, to_embed: int) -> Callable[[int], None]:
+        self.announced.append((total, to_embed))
+        return self.batches.append
+
+
 def test_refresh_is_incremental(
     tmp_path: Path, embedder: Embedder, no_network: NetworkGuard
 ) -> None:
@@ -90,20 +103,24 @@ def test_refresh_is_incremental(
     passages = builtin_passages()[:40]
     first = index.refresh(passages, BUILTIN_ORIGIN)
     assert (first.added, first.updated, first.removed) == (40, 0, 0)
-    calls: list[int] = []
-    again = index.refresh(passages, BUILTIN_ORIGIN, calls.append)
+    again_progress = Recorder()
+    again = index.refresh(passages, BUILTIN_ORIGIN, again_progress)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 40)
-    assert calls == [], "unchanged passages must not be embedded again"
+    assert again_progress.announced == [(40, 0)]
+    assert again_progress.batches == [], "unchanged passages must not be embedded again"
     changed = [*passages[:-1], Passage(**{**passages[-1].__dict__, "text": "changed text"})]
-    third = index.refresh(changed[:30] + changed[31:], BUILTIN_ORIGIN, calls.append)
+    third_progress = Recorder()
+    third = index.refresh(changed[:30] + changed[31:], BUILTIN_ORIGIN, third_progress)
     assert (third.added, third.updated, third.removed) == (0, 1, 1)
-    assert calls == [1]
+    assert third_progress.batches == [1]
     assert len(index.passages()) == 39
     # Survives reopening: the data is on disk.
     index.close()
     reopened = CorpusIndex(tmp_path / "index", embedder)
     assert reopened.passages()[changed[-1].id].text == "changed text"
-    assert reopened.to_embed(changed[:30] + changed[31:], BUILTIN_ORIGIN) == 0
+    last = Recorder()
+    reopened.refresh(changed[:30] + changed[31:], BUILTIN_ORIGIN, last)
+    assert last.announced == [(39, 0)]
     assert no_network.attempts == []
 
 
