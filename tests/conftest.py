@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.nodered.server import NodeRed, ensure_installed
+from evals.nodered import NodeRed, ensure_installed
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from corpus.passages import load_examples
+from evals.nodered import NodeRed, to_loopback
 from flowschema import default_catalog
-from tests.nodered.server import NodeRed, to_loopback
 
 pytestmark = pytest.mark.nodered
 

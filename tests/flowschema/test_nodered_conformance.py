@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from evals.nodered import NodeRed, to_loopback
 from flowschema import default_catalog, validate_flow
 from flowschema.validator import unknown_types
 from tests.conftest import load_json, shipped_examples
-from tests.nodered.server import NodeRed, editor_definitions, to_loopback
+from tests.nodered.definitions import editor_definitions
 
 pytestmark = pytest.mark.nodered
 

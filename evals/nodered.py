@@ -1,5 +1,6 @@
-"""A real Node-RED 4.x for tests: installed once into a cache, started on a free loopback
-port with the admin API on and the editor off, stopped afterwards.
+"""A real Node-RED 4.x as an oracle: installed once into a cache, started on a free loopback
+port with the admin API on and the editor off, stopped afterwards. The tests and the eval
+harness both use it.
 
 Node-RED answers 204 to every deploy, broken or not, and only logs what went wrong, so
 `deploy` reads the log written after the request to tell whether the flows started,
@@ -31,7 +32,6 @@ NODE_RED_PACKAGES = (
     "node-red-contrib-modbus@5.23.3",
     "node-red-contrib-opcua@0.2.354",
 )
-EXTRACTOR = Path(__file__).with_name("extract_definitions.js")
 
 
 class NodeRedUnavailable(RuntimeError):
@@ -78,20 +78,6 @@ def ensure_installed() -> Path:
 
 def examples_dir(root: Path | None = None) -> Path:
     return (root or ensure_installed()) / "node_modules" / "@node-red" / "nodes" / "examples"
-
-
-def editor_definitions(root: Path | None = None) -> dict[str, Any]:
-    """Node-RED's own editor definitions of every installed type (defaults, ports, ...)."""
-    modules = (root or ensure_installed()) / "node_modules"
-    out = subprocess.run(
-        ["node", str(EXTRACTOR), str(modules)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 def free_port() -> int:
@@ -208,7 +194,10 @@ class NodeRed:
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
                 raw = response.read()
-                return response.status, json.loads(raw) if raw.strip() else None
+                try:
+                    return response.status, json.loads(raw) if raw.strip() else None
+                except ValueError:
+                    return response.status, raw.decode(errors="replace")
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:
