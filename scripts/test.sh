@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything the tests need on a fresh machine, then the tests.
 #   - a virtual environment in .venv with Plumb and its test tools
-#   - Node.js 20 + npm (for the real Node-RED 4.x the conformance tests start; the
-#     tests install Node-RED itself into ~/.cache/plumb on first use)
+#   - Node.js 20 + npm (for the real Node-RED 4.x the tests start; they install Node-RED
+#     itself into ~/.cache/plumb on first use) and Mosquitto (the eval harness's broker)
 #   - ruff and mypy as the project configures them, then pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,13 +16,17 @@ echo "==> installing Plumb with its test tools and the retrieval stack"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev,retrieval,evals]'
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-        echo "==> installing Node.js and npm from the distribution's packages"
-        apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+        echo "==> installing ${missing[*]} from the distribution's packages"
+        apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "error: Node.js 20 and npm are needed (the tests run a real Node-RED 4.x);" >&2
-        echo "       install them with your package manager and run this again" >&2
+        echo "error: the tests need ${missing[*]} (a real Node-RED 4.x and Mosquitto run in" >&2
+        echo "       them); install them with your package manager and run this again" >&2
         exit 1
     fi
 fi
