@@ -132,8 +132,10 @@ class NodeRed:
         settings = self.user_dir / "settings.js"
         settings.write_text(SETTINGS_TEMPLATE % {"port": self.port})
         red = self.root / "node_modules" / "node-red" / "red.js"
+        guard = Path(__file__).with_name("loopback_only.js")
         self._process = subprocess.Popen(
-            ["node", str(red), "--userDir", str(self.user_dir), "--settings", str(settings)],
+            ["node", "--require", str(guard), str(red), "--userDir", str(self.user_dir),
+             "--settings", str(settings)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
