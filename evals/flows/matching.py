@@ -46,6 +46,10 @@ def loosely_equal(actual: Any, expected: Any) -> bool:
         if op == "near":
             number = _number(actual)
             return number is not None and abs(number - float(arg)) <= 1e-6
+    if isinstance(expected, Mapping) and set(expected) == {"near", "tol"}:
+        number = _number(actual)
+        return number is not None and abs(number - float(expected["near"])) <= float(
+            expected["tol"])
     if isinstance(expected, bool) or isinstance(actual, bool):
         return _text(actual).lower() == _text(expected).lower()
     a, e = _number(actual), _number(expected)
