@@ -35,6 +35,8 @@ from evals.flows.rewrite import Targets, point_at_harness
         ("x", {"any": ["y", "x"]}, True),
         ({"a": 1}, {"a": "1"}, True),
         ([1, 2], [1], False),
+        ("21.46", {"near": 21.5, "tol": 0.05}, True),
+        (21.4, {"near": 21.5, "tol": 0.05}, False),
     ],
 )
 def test_loose_equality(actual: object, expected: object, equal: bool) -> None:
