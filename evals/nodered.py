@@ -134,8 +134,16 @@ class NodeRed:
         red = self.root / "node_modules" / "node-red" / "red.js"
         guard = Path(__file__).with_name("loopback_only.js")
         self._process = subprocess.Popen(
-            ["node", "--require", str(guard), str(red), "--userDir", str(self.user_dir),
-             "--settings", str(settings)],
+            [
+                "node",
+                "--require",
+                str(guard),
+                str(red),
+                "--userDir",
+                str(self.user_dir),
+                "--settings",
+                str(settings),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -49,7 +49,8 @@ def loosely_equal(actual: Any, expected: Any) -> bool:
     if isinstance(expected, Mapping) and set(expected) == {"near", "tol"}:
         number = _number(actual)
         return number is not None and abs(number - float(expected["near"])) <= float(
-            expected["tol"])
+            expected["tol"]
+        )
     if isinstance(expected, bool) or isinstance(actual, bool):
         return _text(actual).lower() == _text(expected).lower()
     a, e = _number(actual), _number(expected)
