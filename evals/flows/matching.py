@@ -74,6 +74,8 @@ def json_equal(actual: Any, expected: Any) -> bool:
             and len(actual) == len(expected)
             and all(loosely_equal(a, e) for a, e in zip(actual, expected, strict=True))
         )
+    if isinstance(actual, (dict, list)):
+        return False  # a structure never equals a plain value
     return loosely_equal(actual, expected)
 
 

@@ -89,7 +89,9 @@ class Harness:
         broker = Mosquitto()
         probe = MqttProbe(broker.port)
         scratch = self.scratch_root / case.id
-        scratch.mkdir(parents=True, exist_ok=True)
+        # A fresh folder per answer: files an earlier answer wrote must not satisfy this one.
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
         try:
             self.modbus.reset()
             self._prepare_opcua(case, flow)
@@ -237,10 +239,13 @@ def score(
                 result.stages["validity"] = result.stages.get("validity", True)
                 if "behaviour" in stages:
                     for scenario in case.behaviour:
+                        name = scenario.get("name", "scenario")
                         try:
                             run_scenario(stage, scenario)
                         except StepFailed as exc:
-                            return fail("behaviour", f"{scenario.get('name', 'scenario')}: {exc}")
+                            return fail("behaviour", f"{name}: {exc}")
+                        except Exception as exc:  # an odd answer must fail, not stop the run
+                            return fail("behaviour", f"{name}: {type(exc).__name__}: {exc}")
                     result.stages["behaviour"] = True
         except DeployFailed as exc:
             return fail("validity", str(exc))

@@ -36,6 +36,8 @@ from evals.flows.rewrite import Targets, point_at_harness
         ({"a": 1}, {"a": "1"}, True),
         ([1, 2], [1], False),
         ("21.46", {"near": 21.5, "tol": 0.05}, True),
+        ([512], 512, False),
+        ({"level": 40}, 40, False),
         (21.4, {"near": 21.5, "tol": 0.05}, False),
     ],
 )
