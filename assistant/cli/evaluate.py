@@ -39,6 +39,13 @@ from assistant.cli import cli
     help="Seconds one generation may take.",
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(1, 8),
+    default=3,
+    show_default=True,
+    help="Cases scored side by side, each in its own Node-RED (generation included).",
+)
+@click.option(
     "-o",
     "--out",
     "out_dir",
@@ -53,6 +60,7 @@ def eval_command(
     template: str | None,
     model: str | None,
     timeout: float,
+    jobs: int,
     out_dir: str,
 ) -> None:
     """Run the flow benchmark and write a report.
@@ -65,8 +73,8 @@ def eval_command(
     from evals.flows.cases import CaseError, load_cases
     from evals.flows.generators import command
     from evals.flows.generators import references as reference_answers
-    from evals.flows.report import run, summarise, write_report
-    from evals.flows.scoring import CaseResult, Harness
+    from evals.flows.report import run, start_harnesses, summarise, write_report
+    from evals.flows.scoring import CaseResult
 
     chosen = [bool(references), bool(template), bool(model)]
     if sum(chosen) != 1:
@@ -92,8 +100,12 @@ def eval_command(
         mark = "pass" if result.passed else f"FAIL {result.failed_stage}: {result.reason[:120]}"
         click.echo(f"[{number}/{len(cases)}] {result.id}: {mark}", err=True)
 
-    with Harness() as harness:
-        results = run(cases, generate, harness, progress)
+    harnesses = start_harnesses(min(jobs, len(cases)))
+    try:
+        results = run(cases, generate, harnesses, progress)
+    finally:
+        for harness in harnesses:
+            harness.close()
     summary = summarise(results, label, time.monotonic() - started)
     out = Path(out_dir)
     write_report(results, summary, out)

@@ -38,8 +38,11 @@ def command(template: str, timeout: float = 600) -> Generator:
                 base_path = Path(scratch) / "base.json"
                 base_path.write_text(json.dumps(case.base_flow))
                 base = str(base_path)
-            cmd = template.format(
-                request=shlex.quote(case.request), out=shlex.quote(str(out)), base=shlex.quote(base)
+            # Plain replacement, not str.format: a command may hold braces of its own.
+            cmd = (
+                template.replace("{request}", shlex.quote(case.request))
+                .replace("{out}", shlex.quote(str(out)))
+                .replace("{base}", shlex.quote(base))
             )
             started = time.monotonic()
             try:

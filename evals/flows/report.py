@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import queue
 import statistics
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,16 +20,58 @@ from evals.flows.scoring import CaseResult, Harness, score
 def run(
     cases: list[Case],
     generate: Generator,
-    harness: Harness,
+    harnesses: list[Harness],
     progress: Callable[[int, CaseResult], None] | None = None,
 ) -> list[CaseResult]:
-    results = []
-    for number, case in enumerate(cases, start=1):
-        result = score(case, generate(case), harness)
-        results.append(result)
-        if progress:
-            progress(number, result)
-    return results
+    """Score every case; with several harnesses, cases run side by side (most of a case's
+    time is spent waiting for a flow to react, so two cores carry several at once)."""
+    results: dict[int, CaseResult] = {}
+    pending: queue.SimpleQueue[tuple[int, Case]] = queue.SimpleQueue()
+    for position, case in enumerate(cases):
+        pending.put((position, case))
+    lock = threading.Lock()
+
+    def work(harness: Harness) -> None:
+        while True:
+            try:
+                position, case = pending.get_nowait()
+            except queue.Empty:
+                return
+            result = score(case, generate(case), harness)
+            with lock:
+                results[position] = result
+                if progress:
+                    progress(len(results), result)
+
+    threads = [threading.Thread(target=work, args=(h,), daemon=True) for h in harnesses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [results[i] for i in range(len(cases))]
+
+
+def start_harnesses(count: int) -> list[Harness]:
+    """Start `count` harnesses at once (each brings up Node-RED and its servers)."""
+    started: list[Harness] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            started.append(Harness())
+        except BaseException as exc:  # reported once the others are up or down
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        for harness in started:
+            harness.close()
+        raise errors[0]
+    return started
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -89,9 +133,9 @@ def write_report(results: list[CaseResult], summary: dict[str, Any], out: Path) 
         "| validity rate (flow answers that validate and start) | "
         f"{_pct(summary['validity_rate'])} |",
         f"| clarification / refusal accuracy | {_pct(summary['clarify_refuse_accuracy'])} |",
-        f"| generation seconds, median / p95 | {summary['generation_seconds_median']} / "
-        f"{summary['generation_seconds_p95']} |",
-        f"| tokens per second | {summary['tokens_per_second']} |",
+        f"| generation seconds, median / p95 | {_num(summary['generation_seconds_median'])} / "
+        f"{_num(summary['generation_seconds_p95'])} |",
+        f"| tokens per second | {_num(summary['tokens_per_second'])} |",
         "",
         "![pass rate per category](chart.png)",
         "",
@@ -107,6 +151,10 @@ def write_report(results: list[CaseResult], summary: dict[str, Any], out: Path) 
             f"| {r.id} | {'pass' if r.passed else 'FAIL'} | {r.failed_stage or ''} | {reason} |"
         )
     (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
 
 
 def _pct(value: float | None) -> str:

@@ -12,11 +12,14 @@ the behaviour scenarios watch the path and are not satisfied by anything else.
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
+import threading
 import time
 from pathlib import Path
 
 from evals.flows.cases import CASES_DIR, Case, load_cases, parse_case
+from evals.flows.report import start_harnesses
 from evals.flows.scoring import Answer, Harness, score
 from evals.flows.variants import VARIANTS
 
@@ -78,19 +81,41 @@ def main(argv: list[str] | None = None) -> int:
     if not args.paths:
         cases = load_cases(args.cases, CASES_DIR)
     started = time.monotonic()
-    failures = 0
-    with Harness() as harness:
-        for case in cases:
+    lock = threading.Lock()
+    failures: list[str] = []
+    pending: queue.SimpleQueue[Case] = queue.SimpleQueue()
+    for case in cases:
+        pending.put(case)
+
+    def work(harness: Harness) -> None:
+        while True:
+            try:
+                case = pending.get_nowait()
+            except queue.Empty:
+                return
             case_started = time.monotonic()
             problems = selftest_case(case, harness, not args.no_behaviour_variants)
             took = time.monotonic() - case_started
-            status = "ok  " if not problems else "FAIL"
-            print(f"{status} {case.id} ({took:.1f} s)", flush=True)
-            for problem in problems:
-                print(f"     - {problem}", flush=True)
-            failures += bool(problems)
+            with lock:
+                print(f"{'ok  ' if not problems else 'FAIL'} {case.id} ({took:.1f} s)", flush=True)
+                for problem in problems:
+                    print(f"     - {problem}", flush=True)
+                if problems:
+                    failures.append(case.id)
+
+    harnesses = start_harnesses(min(args.jobs, len(cases)))
+    try:
+        threads = [threading.Thread(target=work, args=(h,), daemon=True) for h in harnesses]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for harness in harnesses:
+            harness.close()
     print(
-        f"{len(cases) - failures} passed, {failures} failed in {time.monotonic() - started:.0f} s"
+        f"{len(cases) - len(failures)} passed, {len(failures)} failed "
+        f"in {time.monotonic() - started:.0f} s"
     )
     return 1 if failures else 0
 
