@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", help="case files or folders (default: all)")
     parser.add_argument("--cases", help="only cases whose id or category matches (glob)")
+    parser.add_argument("--jobs", type=int, default=3, help="cases checked side by side")
     parser.add_argument(
         "--no-behaviour-variants",
         action="store_true",
