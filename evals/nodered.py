@@ -272,29 +272,16 @@ def _interpret(status: int, lines: list[str]) -> DeployResult:
 
 
 def to_loopback(flow: list[Any]) -> list[Any]:
-    """A copy of `flow` whose clients point at closed loopback ports.
+    """A copy of `flow` whose clients point at closed loopback ports and whose file paths
+    lie under a scratch folder.
 
     Flows name plant addresses (192.168.x PLCs, brokers); tests must never send traffic
-    there, so every host a node would connect to is rewritten before Node-RED sees it.
+    there, so every host a node would connect to is rewritten before Node-RED sees it (the
+    loopback guard Node-RED runs with refuses anything that slips through).
     """
+    from evals.flows.rewrite import Targets, point_at_harness
+
     closed = free_port()
-    out: list[Any] = json.loads(json.dumps(flow))
-    for node in out:
-        if not isinstance(node, dict):
-            continue
-        kind = node.get("type")
-        if kind == "modbus-client":
-            node.update(tcpHost="127.0.0.1", tcpPort=closed)
-        elif kind == "mqtt-broker":
-            node.update(broker="127.0.0.1", port=closed)
-        elif kind == "OpcUa-Endpoint":
-            node["endpoint"] = f"opc.tcp://127.0.0.1:{closed}"
-        elif kind == "http request" and "://" in str(node.get("url", "")):
-            node["url"] = f"http://127.0.0.1:{closed}/"
-        elif kind == "websocket-client":
-            node["path"] = f"ws://127.0.0.1:{closed}/"
-        elif kind in ("tcp request", "tcp in", "tcp out") and node.get("host"):
-            node["host"] = "127.0.0.1"
-        elif kind == "udp out" and node.get("addr"):
-            node["addr"] = "127.0.0.1"
-    return out
+    scratch = Path(tempfile.mkdtemp(prefix="plumb-loopback-"))
+    targets = Targets(closed, closed, f"opc.tcp://127.0.0.1:{closed}", closed, scratch, closed)
+    return point_at_harness(flow, targets)

@@ -55,9 +55,24 @@ def test_request_is_passed_safely_quoted(tmp_path: Path) -> None:
 def test_ask_eval_end_to_end(tmp_path: Path) -> None:
     cases = f"{FLOW_CASE.id},{CLARIFY_CASE.id}"
     result = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "eval", "--references", "--cases", cases,
-         "--jobs", "1", "-o", str(tmp_path)], capture_output=True, text=True, timeout=300,
-        env=os.environ)
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "eval",
+            "--references",
+            "--cases",
+            cases,
+            "--jobs",
+            "1",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ,
+    )
     assert result.returncode == 0, result.stderr
     assert "2/2 passed (100%)" in result.stdout
     data = json.loads((tmp_path / "results.json").read_text())
@@ -70,8 +85,12 @@ def test_ask_eval_end_to_end(tmp_path: Path) -> None:
 
 def test_ask_eval_usage_errors(tmp_path: Path) -> None:
     def ask(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", "eval", *args],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "eval", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     assert ask().returncode == 2
     assert ask("--references", "--cmd", "x").returncode == 2
