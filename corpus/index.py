@@ -111,6 +111,12 @@ class CorpusIndex:
     def _open(self, create: bool) -> Any:
         if self._collection is not None:
             return self._collection
+        try:
+            import chromadb
+        except ImportError:
+            raise CorpusIndexError(
+                "the retrieval libraries are not installed: pip install 'plumb[retrieval]'"
+            ) from None
         if not self.exists():
             if self.directory.exists() and any(self.directory.iterdir()):
                 raise CorpusIndexError(

@@ -100,7 +100,16 @@ def eval_command(
         mark = "pass" if result.passed else f"FAIL {result.failed_stage}: {result.reason[:120]}"
         click.echo(f"[{number}/{len(cases)}] {result.id}: {mark}", err=True)
 
-    harnesses = start_harnesses(min(jobs, len(cases)))
+    try:
+        harnesses = start_harnesses(min(jobs, len(cases)))
+    except ImportError as exc:
+        click.echo(
+            f"error: {exc.name or exc} is not installed: pip install 'plumb[evals]'", err=True
+        )
+        sys.exit(1)
+    except RuntimeError as exc:  # Node-RED, npm or mosquitto missing or failing to start
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     try:
         results = run(cases, generate, harnesses, progress)
     finally:

@@ -199,3 +199,15 @@ def test_embeddings_are_normalised_and_semantic(embedder: Embedder) -> None:
 
     assert abs(dot(a, a) - 1) < 1e-4
     assert dot(a, b) > dot(a, c) + 0.2
+
+
+def test_missing_retrieval_libraries_are_named(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "chromadb", None)  # as if it were not installed
+    index = CorpusIndex(tmp_path / "index", embedder)
+    with pytest.raises(CorpusIndexError, match=r"pip install 'plumb\[retrieval\]'"):
+        index.refresh(builtin_passages()[:1], BUILTIN_ORIGIN)
+    assert not (tmp_path / "index").exists(), "nothing is left on disk"
