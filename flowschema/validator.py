@@ -89,7 +89,7 @@ class Validator:
             graph.check_containers(index),
             graph.check_links(index),
             graph.check_subflow_ports(index),
-            graph.check_reachability(index, self.catalog),
+            graph.check_reachability(index),
         ):
             findings.extend(check)
         return ValidationReport(tuple(_ordered(findings)), len(flow))

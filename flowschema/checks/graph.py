@@ -7,7 +7,6 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, TypeGuard
 
-from flowschema.catalog import Catalog
 from flowschema.findings import Finding
 from flowschema.model import FlowIndex, node_ref
 
@@ -227,7 +226,7 @@ def _subflow_wire_problem(
     return None
 
 
-def check_reachability(index: FlowIndex, catalog: Catalog) -> Iterator[Finding]:
+def check_reachability(index: FlowIndex) -> Iterator[Finding]:
     """Warn about nodes with no wires at all, and nodes no message source can reach."""
     successors: dict[str, list[str]] = {n["id"]: [] for n in index.nodes}
     has_incoming: set[str] = set()
