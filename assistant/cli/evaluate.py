@@ -30,7 +30,8 @@ from assistant.cli import cli
     "Placeholders: {request}, {out}, {base} (the flow to edit). Exit 0 = flow in "
     "{out}; exit 3 = question or refusal.",
 )
-@click.option("--model", help="Generate in-process with this local model (not available yet).")
+@click.option("--model", help="Generate in-process with Plumb's pipeline and this model (see "
+              "`ask models`).")
 @click.option(
     "--timeout",
     type=click.FloatRange(1, 3600),
@@ -79,11 +80,6 @@ def eval_command(
     chosen = [bool(references), bool(template), bool(model)]
     if sum(chosen) != 1:
         raise click.UsageError("choose exactly one of --references, --cmd or --model")
-    if model:
-        click.echo(
-            "error: in-process generation is not available yet; use --cmd or --references", err=True
-        )
-        sys.exit(1)
     try:
         cases = load_cases(case_filter)
     except CaseError as exc:
@@ -91,8 +87,21 @@ def eval_command(
         sys.exit(1)
     if not cases:
         raise click.UsageError(f"no case matches {case_filter!r}")
-    generate = reference_answers if references else command(str(template), timeout)
-    label = "references" if references else f"cmd: {template}"
+    if model:
+        from assistant.models.base import ModelError
+        from assistant.models.loading import load_model
+        from evals.flows.generators import in_process
+
+        try:
+            loaded = load_model(model, progress=lambda text: click.echo(text, err=True))
+        except ModelError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        generate = in_process(loaded, Path(out_dir) / "answers")
+        label = f"model: {model}"
+    else:
+        generate = reference_answers if references else command(str(template), timeout)
+        label = "references" if references else f"cmd: {template}"
     started = time.monotonic()
     click.echo(f"{len(cases)} cases; starting Node-RED and the protocol servers", err=True)
 

@@ -95,3 +95,31 @@ def _json_of(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def in_process(model: Any, save_dir: Path | None = None) -> Generator:
+    """Generate with Plumb's own pipeline and `model` in this process (edits for edit
+    cases). The model's lock serialises inference when cases run side by side. With
+    `save_dir`, each outcome (flow, notes, timings) is kept there as <case id>.json."""
+    from assistant.generate.editing import edit
+    from assistant.generate.pipeline import GenerationError, generate
+
+    def run_case(case: Case) -> Answer:
+        started = time.monotonic()
+        try:
+            if case.base_flow:
+                outcome = edit(case.base_flow, case.request, model)
+            else:
+                outcome = generate(case.request, model)
+        except GenerationError as exc:
+            return Answer("error", message=str(exc)[:300], seconds=time.monotonic() - started)
+        seconds = time.monotonic() - started
+        if save_dir is not None:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            (save_dir / f"{case.id}.json").write_text(json.dumps(outcome.to_dict(), indent=1))
+        if outcome.kind == "flow":
+            return Answer("flow", outcome.flow, seconds=seconds, tokens=outcome.tokens)
+        return Answer(outcome.kind, message=outcome.message[:300], seconds=seconds,
+                      tokens=outcome.tokens)
+
+    return run_case

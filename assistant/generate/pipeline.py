@@ -1,0 +1,152 @@
+"""The generation pipeline: request -> refusal, question, or a validated flow.
+
+Order matters: the safety rules run first (no model can talk its way past them), then the
+values are read from the request, then the skeleton is laid out by code, the model writes
+only function bodies, the plan is compiled, validated and checked against the stated
+values. A flow is only returned when the validator finds no error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.extract import Extracted
+from assistant.generate.compile import compile_plan
+from assistant.generate.functions import write_function
+from assistant.generate.hints import function_hints
+from assistant.generate.result import Outcome, Stage
+from assistant.generate.safety import check_request
+from assistant.generate.skeleton import build_skeleton
+from assistant.generate.understand import understand
+from assistant.models.base import Model, ModelError
+from flowschema.validator import validate_flow
+
+MAX_REQUEST_CHARS = 4000
+Progress = Callable[[str], None]
+
+
+class GenerationError(RuntimeError):
+    """The pipeline could not produce any acceptable outcome (never an invalid flow)."""
+
+
+@dataclass
+class Options:
+    repairs: int = 1
+    on_token: Callable[[str], None] | None = None
+    progress: Progress = field(default=lambda _stage: None)
+
+
+def _clarify(question: str, choices: list[str], started: float) -> Outcome:
+    return Outcome("clarify", question, choices=choices, seconds=time.monotonic() - started)
+
+
+def generate(request: str, model: Model | None, options: Options | None = None) -> Outcome:
+    """Turn one request into an outcome. `model` may be None: then only flows that need no
+    code can be built, and a flow that needs code becomes a clear error."""
+    options = options or Options()
+    started = time.monotonic()
+    stages: list[Stage] = []
+    text = request.strip()
+    if not text:
+        return _clarify("The request is empty. What should the flow do?", [], started)
+    if len(text) > MAX_REQUEST_CHARS:
+        return _clarify(
+            f"The request is {len(text):,} characters long; Plumb reads at most "
+            f"{MAX_REQUEST_CHARS:,}. Describe one flow in a few sentences.", [], started)
+
+    refusal = check_request(text)
+    if refusal is not None:
+        return Outcome("refuse", refusal.reason, seconds=time.monotonic() - started)
+
+    options.progress("reading the request")
+    t0 = time.monotonic()
+    u, found = understand(text)
+    understood = found.summary()
+    stages.append(Stage("reading", time.monotonic() - t0))
+    question = _question_for(u, text)
+    if question is not None:
+        outcome = _clarify(question[0], question[1], started)
+        outcome.understood = understood
+        return outcome
+
+    options.progress("planning")
+    t0 = time.monotonic()
+    skeleton = build_skeleton(u)
+    stages.append(Stage("planning", time.monotonic() - t0))
+
+    notes = list(skeleton.plan.notes)
+    tokens = 0
+    if skeleton.functions:
+        if model is None:
+            raise GenerationError("this request needs code in a function node, and no model "
+                                  "is loaded")
+        options.progress("writing code")
+        t0 = time.monotonic()
+        for key, spec in skeleton.functions.items():
+            spec.hints = function_hints(found, spec.input)
+            try:
+                written = write_function(model, spec, repairs=options.repairs,
+                                         on_token=options.on_token)
+            except ModelError as exc:
+                raise GenerationError(f"the model failed while writing code: {exc}") from exc
+            tokens += written.tokens
+            if not written.ok:
+                notes.append(f"The code of function node '{key}' did not pass its checks "
+                             f"({written.problems[-1]}); review it before deploying.")
+            node = skeleton.plan.node(key)
+            node.props["func"] = written.code if written.code else "return msg;"
+            if not written.ok and written.problems and written.problems[-1].startswith("syntax"):
+                node.props["func"] = "// Plumb could not write valid code for this step.\n" \
+                    "return msg;"
+        stages.append(Stage("writing code", time.monotonic() - t0))
+
+    options.progress("compiling")
+    t0 = time.monotonic()
+    flow = compile_plan(skeleton.plan, seed=text)
+    stages.append(Stage("compiling", time.monotonic() - t0))
+
+    options.progress("validating")
+    t0 = time.monotonic()
+    report = validate_flow(flow)
+    stages.append(Stage("validating", time.monotonic() - t0))
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    if errors:
+        raise GenerationError("the compiled flow failed validation: "
+                              + "; ".join(f"[{f.code}] {f.message}" for f in errors[:3]))
+    notes.extend(_value_notes(found, flow))
+
+    message = _explain(flow)
+    return Outcome("flow", message, flow=flow, notes=notes, understood=understood,
+                   stages=stages, tokens=tokens, seconds=time.monotonic() - started)
+
+
+def _question_for(u: Any, text: str) -> tuple[str, list[str]] | None:
+    if u.anchors() == 0:
+        return (
+            "I need more detail to build this flow. Which device or data source is it "
+            "(protocol and address: an MQTT topic, a Modbus PLC's IP and register, an OPC "
+            "UA server and node id, an HTTP endpoint, a file), and where should the result "
+            "go?",
+            ["MQTT topic", "Modbus TCP (IP, unit id, register)", "OPC UA (endpoint, node id)",
+             "HTTP endpoint or URL", "file path"],
+        )
+    return None
+
+
+def _value_notes(found: Extracted, flow: list[dict[str, Any]]) -> list[str]:
+    try:
+        from assistant.valuecheck import check_values
+    except ImportError:  # the checker is optional while it is being built
+        return []
+    return [m.message for m in check_values(found, flow)]
+
+
+def _explain(flow: list[dict[str, Any]]) -> str:
+    try:
+        from assistant.explain import explain_flow, render_text
+    except ImportError:
+        return "Flow generated."
+    return render_text(explain_flow(flow), None)
