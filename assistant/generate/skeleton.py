@@ -421,8 +421,8 @@ def build_skeleton(u: Understanding) -> Skeleton:
     if len(sinks) == 1 and u.rate_limit:
         count, seconds = u.rate_limit
         post.append(b.add("delay", "limit", f"at most {count} message(s) per {seconds:g} s",
-                          name=f"{count} msg / {seconds:g} s", pauseType="rate"
-                          if u.queue_all else "rate", timeout="5", timeoutUnits="seconds",
+                          name=f"{count} msg / {seconds:g} s", pauseType="rate",
+                          timeout="5", timeoutUnits="seconds",
                           rate=str(count), nbRateUnits=f"{seconds:g}", rateUnits="second",
                           drop=not u.queue_all, allowrate=False, outputs=1))
     http_reply_only = bool(u.served) and len(sinks) == 1
