@@ -83,7 +83,7 @@ class NodeSpec:
             value = prop.default if prop is not None and prop.has_default else 1
         try:
             return int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: "outputs": Infinity
             return 1
 
     def defaults(self) -> dict[str, Any]:

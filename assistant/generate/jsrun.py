@@ -62,9 +62,18 @@ def run_function(body: str, msg: dict[str, Any], outputs: int = 1) -> SampleRun:
     result = json.loads(raw) if isinstance(raw, str) else None
     if result == "__undefined__":
         return SampleRun(False, None, "the function returned nothing (add `return msg;`)")
-    if outputs == 1 or result is None:  # null: nothing sent, a valid answer to any message
-        return SampleRun(True, [result] if outputs == 1 else [None] * outputs, None)
-    if not isinstance(result, list):
+    if result is None:  # null: nothing sent, a valid answer to any message
+        return SampleRun(True, [None] * outputs, None)
+    if outputs == 1:
+        results = [result]
+    elif isinstance(result, list):
+        results = list(result) + [None] * (outputs - len(result))
+    else:
         return SampleRun(False, None, f"the node has {outputs} outputs: return an array of "
                          f"{outputs} messages (null where nothing is sent)")
-    return SampleRun(True, list(result) + [None] * (outputs - len(result)), None)
+    for entry in results:
+        for message in entry if isinstance(entry, list) else [entry]:
+            if message is not None and not isinstance(message, dict):
+                return SampleRun(False, None, f"it returned {json.dumps(message)[:60]}, not a "
+                                 "message: set msg.payload and return msg")
+    return SampleRun(True, results, None)

@@ -28,7 +28,9 @@ _TRANSFORM = re.compile(
     r"line like|\bbits?\b|uint|int32|float|divid\w*|multipl\w*|round|metres|meters|kwh|"
     r"delta|differen\w*|field|timestamp|envelope|lookup|pars\w*|extract|as text|\bnet\b|"
     r"ratio|percent|4-20|invert|negat\w*|\bstate\b|\bon\b ?/ ?\boff\b|plain number|"
-    r"\bwords?\b|\bmerge|combine|\bpair|split|\btemplate|\bmessage like",
+    r"\bwords?\b|\bmerge|combine|\bpair|split|\btemplate|\bmessage like|column|comma|"
+    r"separated|semicolon|\biso\b|time ?stamp|epoch|\bheader|\blines?\b|\brows?\b|jsonl|"
+    r"\badd(?:ed|s)?\b|\bwith\b.{0,20}\bappended|\bprefix|suffix|\blike\s*[\"'{]",
     re.IGNORECASE,
 )
 
@@ -443,7 +445,10 @@ def build_skeleton(u: Understanding) -> Skeleton:
             b.plan.wire(h, key)
         chain = [key]
         reshape = False
-    transform = reshape or http_reply_only or len(sinks) > 1
+    formatted_file = any(b.plan.node(key).type == "file" and re.search(
+        r"\.(?:csv|jsonl|log|tsv)$", str(b.plan.node(key).props.get("filename", "")))
+        for key, _ in sinks)
+    transform = reshape or http_reply_only or len(sinks) > 1 or formatted_file
     if transform and chain:
         key = b.add("function", "fn", "reshapes the message (code written for this request)",
                     name="transform", outputs=len(sinks), timeout=5, noerr=0)

@@ -69,6 +69,10 @@ def test_sandbox_runs_the_body_and_reports_errors() -> None:
     assert not nothing.ok and "returned nothing" in (nothing.error or "")
     two = run_function("return msg;", {"payload": 1}, outputs=2)
     assert not two.ok and "array of 2" in (two.error or "")
+    text = run_function("return 'a line';", {"payload": 1})
+    assert not text.ok and "not a message" in (text.error or "")
+    dropped = run_function("return null;", {"payload": 1}, outputs=3)
+    assert dropped.ok and dropped.outputs == [None, None, None]
 
 
 def test_code_is_taken_from_fences_or_bare_text() -> None:

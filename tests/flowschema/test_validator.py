@@ -428,3 +428,15 @@ def test_every_finding_serialises_with_the_documented_keys() -> None:
         data = finding.to_dict()
         assert {"severity", "code", "node", "property", "message", "hint"} <= set(data)
         assert data["node"] is None or set(data["node"]) == {"id", "type", "name"}
+
+
+def test_an_infinite_output_count_is_a_finding_not_a_crash() -> None:
+    # Python's json module accepts Infinity; a flow carrying it must not crash the validator.
+    import json
+
+    from flowschema import validate_flow
+
+    flow = json.loads('[{"id": "f1", "type": "function", "func": "return msg;", '
+                      '"outputs": Infinity, "wires": [[]]}]')
+    report = validate_flow(flow)
+    assert report.findings  # answered with findings rather than raising
