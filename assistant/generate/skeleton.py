@@ -155,6 +155,11 @@ class _Builder:
             # A schedule that sends a fixed command: the inject carries the text itself.
             node = self.plan.node(key)
             node.props.update(payload=self.u.literals[0], payloadType="str")
+        elif key and self.u.json_body is not None:
+            # ... or a fixed JSON body ("every 10 min PUT {...} to ...").
+            node = self.plan.node(key)
+            node.props.update(payload=self.u.json_body, payloadType="json")
+            self.u.residual = self.u.residual.replace(self.u.json_body, " ")
         return key
 
     def _timer(self) -> str | None:
@@ -233,9 +238,31 @@ def build_skeleton(u: Understanding) -> Skeleton:
         sample = _sample_payload(u, {})
     served_only = bool(u.served)
 
+    # Data arrives by MQTT but a schedule or a button decides when to act on it: keep the
+    # latest value(s) in flow context and let the timer start the work.
+    timed = bool(u.topics_in and (u.cron or u.interval_s or u.button) and not served_only
+                 and not reads and not opc_reads)
     if u.topics_in:
         keys = [b.mqtt_in(t) for t in u.topics_in]
-        if not served_only:
+        if timed:
+            for key in keys:
+                store = b.add("change", "keep", "keeps the latest value per topic",
+                              name="keep latest", rules=[
+                                  {"t": "set", "p": "latest", "pt": "flow", "to": "payload",
+                                   "tot": "msg"},
+                                  {"t": "set", "p": "latest_by_topic[msg.topic]", "pt": "flow",
+                                   "to": "payload", "tot": "msg"}])
+                b.plan.wire(key, store)
+            timer = b.timer()
+            if timer:
+                heads = [timer]
+            input_text = ("the schedule fired (msg.payload is the time). flow.get('latest') "
+                          "holds the latest MQTT payload received (from "
+                          f"{', '.join(u.topics_in)}); flow.get('latest_by_topic') is an "
+                          "object of the latest payload per topic (both undefined before the "
+                          "first message)")
+            sample = 1700000000000
+        elif not served_only:
             heads = keys
             sample = _sample_payload(u, 42.5)
             if isinstance(sample, dict) and "<value>" in sample.values():
@@ -334,6 +361,28 @@ def build_skeleton(u: Understanding) -> Skeleton:
             chain = [reader]
             fetch_input = f"msg.payload is the content of {f.path} as one string"
             sample = "a,b\n1,2\n"
+    # A GET is a fetch when something else is the destination: its reply flows on.
+    gets = [c for c in u.calls if c.method == "GET"]
+    if gets and chain and (u.topics_out or u.served or len(u.calls) > len(gets)):
+        call = gets[0]
+        if "<" in call.url or "{" in call.url:
+            prefix = re.split(r"[<{]", call.url, maxsplit=1)[0]
+            url_node = b.add("change", "url", "puts the message into the URL",
+                             name="build url", rules=[{
+                                 "t": "set", "p": "url", "pt": "msg",
+                                 "to": f'"{prefix}" & $string(payload)', "tot": "jsonata"}])
+            for h in chain:
+                b.plan.wire(h, url_node)
+            chain = [url_node]
+        fetch = b.add("http request", "get", f"GET {call.url}", name=f"GET {call.url}",
+                      method="GET", url="" if "<" in call.url or "{" in call.url else call.url,
+                      ret="obj", paytoqs="ignore", headers=[])
+        for h in chain:
+            b.plan.wire(h, fetch)
+        chain = [fetch]
+        fetch_input = f"msg.payload is the parsed JSON reply of GET {call.url}"
+        sample = {"id": 1}
+        u.calls = [c for c in u.calls if c is not call]
 
     # ---- sinks ----
     sinks: list[tuple[str, str]] = []  # (plan key, what that output must carry)
@@ -408,6 +457,20 @@ def build_skeleton(u: Understanding) -> Skeleton:
         chain = [join]
         arrival = f"msg.payload is an array of the last {u.join_count} payloads"
         sample = [sample] * u.join_count
+    if chain and u.onnx is not None:
+        model = u.onnx
+        scorer = b.add("plumb-onnx", "onnx", f"scores the data with {model.path}",
+                       name=model.path.rsplit("/", 1)[-1], model=model.path, input="payload",
+                       output="payload", inputName=model.input_name,
+                       outputName=model.output_name, dtype=model.dtype, shape=model.shape)
+        if reads_sample_is_array(arrival) and not u.join_count:
+            chain = [_pick_first(b, chain)]
+        for h in chain:
+            b.plan.wire(h, scorer)
+        chain = [scorer]
+        arrival = ("msg.payload is the model's output tensor as nested arrays, e.g. [[0.42]] "
+                   "(the score is msg.payload[0][0])")
+        sample = [[0.42]]
     if error_sinks or (u.wants_errors and u.served):
         _error_branch(b, error_sinks, [s for s in sinks
                                        if b.plan.node(s[0]).type == "http response"])

@@ -10,6 +10,7 @@ from assistant.generate.understanding import (
     Device,
     Endpoint,
     FileRef,
+    OnnxModel,
     OpcNode,
     RegisterRef,
     Understanding,
@@ -74,6 +75,7 @@ def from_extracted(found: Extracted) -> Understanding:
         u.calls.append(Call(call.method or "POST", call.url))
     for f in found.files:
         if f.kind == "model":
+            u.onnx = u.onnx or _onnx(found.request, f.path)
             continue
         mode = f.mode or ("watch" if f.kind == "folder" else "append")
         mode = {"write": "append"}.get(mode, mode)
@@ -89,6 +91,7 @@ def from_extracted(found: Extracted) -> Understanding:
     u.retain = any(r.retain for r in found.retain)
     u.literals = [literal.value for literal in found.literals]
     u.json_in = _json_in(found)
+    u.json_body = _json_body(found)
     _stages(found, u)
     u.limits = [(t.op, t.value) for t in found.thresholds
                 if t.kind == "limit" and t.op in ("gt", "ge", "lt", "le")]
@@ -107,6 +110,7 @@ _CHANGES_ONLY = re.compile(
     r"only (?:the )?changes|(?:skip|drop|suppress) (?:the )?(?:repeats|duplicates)",
     re.IGNORECASE)
 _JOIN = re.compile(
+    r"(?:windows?|blocks?|batch(?:es)?|chunks?) of (\d+)|"
     r"(?:collect|group|batch|bundle|join|gather|buffer)\w*\s+(?:the\s+)?(?:last\s+)?(\d+)\s+"
     r"(?:\w+\s+){0,2}?(?:and|into|as|then|,)|(\d+)\s+\w+\s+per\s+\w+.{0,120}?"
     r"(?:one|single) (?:json )?(?:array|list)",
@@ -132,10 +136,29 @@ def _stages(found: Extracted, u: Understanding) -> None:
         u.deadband = deadbands[0].value
     join = _JOIN.search(found.request)
     if join:
-        u.join_count = int(join.group(1) or join.group(2))
+        u.join_count = int(next(g for g in join.groups() if g))
 
 
 _UNKNOWN = "<value>"
+_TENSOR_NAME = r"(?:tensor\s+)?(?:name\s+)?(?:is\s+|=\s*|called\s+)?['\"‘’]?([A-Za-z_][\w.:]*)"
+_INPUT_NAME = re.compile(r"\binput\s+" + _TENSOR_NAME, re.IGNORECASE)
+_OUTPUT_NAME = re.compile(r"\boutput\s+" + _TENSOR_NAME, re.IGNORECASE)
+_SHAPE = re.compile(r"shape\s*(?:of\s*|=\s*|is\s*)?[\[(]?\s*(\d+(?:\s*[,x×]\s*\d+)+)", re.I)
+_NOT_NAMES = {"shape", "is", "the", "name", "tensor", "of", "a", "an", "and", "with", "as"}
+
+
+def _onnx(request: str, path: str) -> OnnxModel:
+    def name(pattern: re.Pattern[str]) -> str:
+        for match in pattern.finditer(request):
+            word = match.group(1).rstrip(".:")
+            if word.lower() not in _NOT_NAMES and not word[0].isdigit():
+                return word
+        return ""
+
+    shape = _SHAPE.search(request)
+    dims = re.split(r"\s*[,x×]\s*", shape.group(1)) if shape else []
+    dtype = "float64" if re.search(r"float ?64|double", request, re.IGNORECASE) else "float32"
+    return OnnxModel(path, name(_INPUT_NAME), name(_OUTPUT_NAME), dtype, ",".join(dims))
 
 
 def _json_in(found: Extracted) -> dict[str, object] | None:
@@ -155,6 +178,19 @@ def _json_in(found: Extracted) -> dict[str, object] | None:
         if shape.keys:
             # Only the field names are known: the values stand for "something".
             return {key: _UNKNOWN for key in shape.keys}
+    return None
+
+
+def _json_body(found: Extracted) -> str | None:
+    import json
+
+    for shape in found.json_shapes:
+        try:
+            value = json.loads(shape.text)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "<" not in shape.text:
+            return shape.text
     return None
 
 

@@ -52,6 +52,15 @@ class FileRef:
     mode: str  # append | overwrite | read | watch
 
 
+@dataclass(frozen=True)
+class OnnxModel:
+    path: str
+    input_name: str = ""
+    output_name: str = ""
+    dtype: str = "float32"
+    shape: str = ""
+
+
 @dataclass
 class Understanding:
     request: str
@@ -73,7 +82,9 @@ class Understanding:
     retain: bool = False
     decimals: int | None = None
     literals: list[str] = field(default_factory=list)  # exact texts to send
+    onnx: OnnxModel | None = None  # a local model to score messages with
     json_in: dict[str, object] | None = None  # what an arriving JSON payload looks like
+    json_body: str | None = None  # exact JSON text, no placeholders
     rate_limit: tuple[int, float] | None = None  # at most N messages per S seconds
     queue_all: bool = True  # rate limit queues (every value arrives) rather than drops
     changes_only: bool = False  # report by exception
