@@ -112,6 +112,7 @@ def write_function(
     repairs: int = 1,
     max_tokens: int = 320,
     on_token: Callable[[str], None] | None = None,
+    on_repair: Callable[[str], None] | None = None,
 ) -> WrittenFunction:
     """Ask the model for the code; repair at most `repairs` times with the error shown."""
     messages = _prompt(spec)
@@ -127,6 +128,10 @@ def write_function(
         if problem is None:
             return WrittenFunction(code, attempt, problems, True, tokens)
         problems.append(problem)
+        if attempt > repairs:
+            break
+        if on_repair is not None:
+            on_repair(problem)
         messages = [
             *messages,
             {"role": "assistant", "content": answer.text},

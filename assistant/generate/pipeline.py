@@ -88,8 +88,9 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
         for key, spec in skeleton.functions.items():
             spec.hints = function_hints(found, spec.input)
             try:
-                written = write_function(model, spec, repairs=options.repairs,
-                                         on_token=options.on_token)
+                written = write_function(
+                    model, spec, repairs=options.repairs, on_token=options.on_token,
+                    on_repair=lambda problem: options.progress(f"repairing: {problem[:100]}"))
             except ModelError as exc:
                 raise GenerationError(f"the model failed while writing code: {exc}") from exc
             tokens += written.tokens
