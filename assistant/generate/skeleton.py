@@ -72,6 +72,28 @@ def _register_input(reg: RegisterRef) -> str:
             f"msg.payload[0] is the first, msg.payload[{reg.count - 1}] the last")
 
 
+_KEEP_LATEST = """const byTopic = flow.get("latest_by_topic") || {};
+byTopic[msg.topic] = msg.payload;
+flow.set("latest_by_topic", byTopic);
+flow.set("latest", msg.payload);
+return null;"""
+
+
+def _keep_latest(b: _Builder, sources: list[str]) -> None:
+    """MQTT data that something else acts on later: keep the newest payload, overall and
+    per topic, in flow context."""
+    for key in sources:
+        store = b.add("function", "keep", "keeps the latest value, also per topic (fixed code)",
+                      name="keep latest", func=_KEEP_LATEST, outputs=1, timeout=1, noerr=0)
+        b.plan.wire(key, store)
+
+
+def _latest_text(topics: list[str]) -> str:
+    return (f"flow.get('latest') holds the latest MQTT payload received (from "
+            f"{', '.join(topics)}); flow.get('latest_by_topic') is an object of the latest "
+            "payload per topic (both undefined before the first message)")
+
+
 def _json_text(value: Any) -> str:
     import json
 
@@ -245,22 +267,12 @@ def build_skeleton(u: Understanding) -> Skeleton:
     if u.topics_in:
         keys = [b.mqtt_in(t) for t in u.topics_in]
         if timed:
-            for key in keys:
-                store = b.add("change", "keep", "keeps the latest value per topic",
-                              name="keep latest", rules=[
-                                  {"t": "set", "p": "latest", "pt": "flow", "to": "payload",
-                                   "tot": "msg"},
-                                  {"t": "set", "p": "latest_by_topic[msg.topic]", "pt": "flow",
-                                   "to": "payload", "tot": "msg"}])
-                b.plan.wire(key, store)
+            _keep_latest(b, keys)
             timer = b.timer()
             if timer:
                 heads = [timer]
-            input_text = ("the schedule fired (msg.payload is the time). flow.get('latest') "
-                          "holds the latest MQTT payload received (from "
-                          f"{', '.join(u.topics_in)}); flow.get('latest_by_topic') is an "
-                          "object of the latest payload per topic (both undefined before the "
-                          "first message)")
+            input_text = ("the schedule fired (msg.payload is the time). "
+                          + _latest_text(u.topics_in))
             sample = 1700000000000
         elif not served_only:
             heads = keys
@@ -276,17 +288,8 @@ def build_skeleton(u: Understanding) -> Skeleton:
                               "text) and msg.topic its topic")
         else:
             # Data arrives by MQTT and is served over HTTP: keep the latest value.
-            for key in keys:
-                store = b.add("change", "keep", "keeps the latest value for the HTTP "
-                              "endpoint", name="keep latest", rules=[
-                                  {"t": "set", "p": "latest", "pt": "flow", "to": "payload",
-                                   "tot": "msg"},
-                                  {"t": "set", "p": "latest_topic", "pt": "flow", "to": "topic",
-                                   "tot": "msg"}])
-                b.plan.wire(key, store)
-            input_text += (". flow.get('latest') holds the latest MQTT payload received (from "
-                           f"{', '.join(u.topics_in)}) and flow.get('latest_topic') its topic "
-                           "(undefined before the first message)")
+            _keep_latest(b, keys)
+            input_text += ". " + _latest_text(u.topics_in)
 
     fetch_input = ""
     if reads and not heads and (u.interval_s or not (u.cron or u.button)):
