@@ -34,7 +34,7 @@ def raw_speed(path: str, threads: int, n_ctx: int) -> dict[str, float]:
     prompt_s = time.perf_counter() - started
     generated = 0
     started = time.perf_counter()
-    for token in llm.generate(prompt, temp=0.0, reset=False):
+    for token in llm.generate(prompt, temp=0.0):  # reuses the evaluated prompt
         generated += 1
         if generated >= 64 or token == llm.token_eos():
             break
