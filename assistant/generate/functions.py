@@ -96,6 +96,9 @@ def check_code(code: str, spec: FunctionSpec) -> str | None:
         return f"syntax error{where}: {problem.message}"
     if "return" not in code:
         return "the code never returns a message"
+    if len(spec.outputs) > 1 and re.search(r"\breturn\s+msg\s*;", code):
+        return (f"the node has {len(spec.outputs)} outputs, so every return must be an array "
+                f"of {len(spec.outputs)} entries (or null), e.g. return [msg, null]")
     run = run_function(code, spec.sample, len(spec.outputs))
     if not run.ok and "throw" in code and (run.error or "").startswith("Error:"):
         # The code refused the sample on purpose: the sample is only a guess at the input.

@@ -140,6 +140,10 @@ def _stages(found: Extracted, u: Understanding) -> None:
 
 
 _UNKNOWN = "<value>"
+# "as json (ticket, gross, tare in kg)", "json: machine, reason, minutes"
+_JSON_FIELDS = re.compile(
+    r"\bjson\b\s*(?:with\s+|like\s+|:\s*|\(\s*|-\s*)+((?:[A-Za-z_]\w*[^,()\n]{0,12},\s*)+"
+    r"[A-Za-z_]\w*)", re.IGNORECASE)
 _TENSOR_NAME = r"(?:tensor\s+)?(?:name\s+)?(?:is\s+|=\s*|called\s+)?['\"‘’]?([A-Za-z_][\w.:]*)"
 _INPUT_NAME = re.compile(r"\binput\s+" + _TENSOR_NAME, re.IGNORECASE)
 _OUTPUT_NAME = re.compile(r"\boutput\s+" + _TENSOR_NAME, re.IGNORECASE)
@@ -178,6 +182,12 @@ def _json_in(found: Extracted) -> dict[str, object] | None:
         if shape.keys:
             # Only the field names are known: the values stand for "something".
             return {key: _UNKNOWN for key in shape.keys}
+    listed = _JSON_FIELDS.search(found.request)
+    if listed:
+        keys = [re.split(r"\s", k.strip())[0] for k in listed.group(1).split(",")]
+        keys = [k for k in keys if re.fullmatch(r"[A-Za-z_]\w*", k)]
+        if len(keys) >= 2:
+            return {key: _UNKNOWN for key in keys}
     return None
 
 

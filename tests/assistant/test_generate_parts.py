@@ -136,3 +136,12 @@ def test_a_plan_wire_to_an_unknown_key_is_refused() -> None:
     plan.wire("a", "nowhere")
     with pytest.raises(ValueError, match="unknown node"):
         compile_plan(plan)
+
+
+def test_a_multi_output_node_must_return_arrays() -> None:
+    spec = FunctionSpec("route", "msg.payload is text", ["first", "second"], {"payload": "x"})
+    model = FakeModel.of("```js\nif (msg.payload === 'a') return msg;\nreturn null;\n```",
+                         "```js\nreturn [msg.payload === 'a' ? msg : null, null];\n```")
+    written = write_function(model, spec)
+    assert written.ok and written.attempts == 2
+    assert "every return must be an array" in written.problems[0]
