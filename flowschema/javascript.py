@@ -16,7 +16,12 @@ from dataclasses import dataclass
 import quickjs
 
 _SENTINEL = "__plumb_parse_only__"
-_PREFIX = f'throw "{_SENTINEL}";\nvar __r = (async function(msg, __send__, __done__) {{\n'
+# Node-RED declares `__msgid__` and `node` with `var` inside the same function as the code,
+# so a `const node = ...` in a function node is a SyntaxError there; the wrapper says so too.
+_PREFIX = (
+    f'throw "{_SENTINEL}";\nvar __r = (async function(msg, __send__, __done__) {{ '
+    "var __msgid__ = msg._msgid; var node = {};\n"
+)
 _SUFFIX = "\n})(msg, __send__, __done__);"
 _PREFIX_LINES = _PREFIX.count("\n")
 _LINE_RE = re.compile(r"at <input>:(\d+)")

@@ -100,3 +100,13 @@ def test_invalid_cron(expression: str, fragment: str) -> None:
     with pytest.raises(CronError, match=None) as caught:
         check_cron(expression)
     assert fragment in str(caught.value)
+
+
+def test_redeclaring_node_is_a_syntax_error_as_in_node_red() -> None:
+    # Node-RED declares `var node` in the function that wraps the code (Node-RED 4.1.15 logs
+    # "SyntaxError: Identifier 'node' has already been declared" for this body).
+    from flowschema.javascript import check_javascript
+
+    problem = check_javascript("const node = msg.error.source.id;\nreturn msg;")
+    assert problem is not None and problem.line == 1
+    assert check_javascript("const nodeId = msg.topic;\nreturn msg;") is None
