@@ -62,6 +62,7 @@ class FunctionSpec:
     outputs: list[str]  # what each output carries
     sample: dict[str, Any] = field(default_factory=lambda: {"payload": 1})
     hints: list[str] = field(default_factory=list)  # facts code worked out (hints.py)
+    role: str = "main"  # "main" does the work; "errors" reports caught errors only
 
 
 @dataclass

@@ -86,7 +86,7 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
         options.progress("writing code")
         t0 = time.monotonic()
         for key, spec in skeleton.functions.items():
-            spec.hints = function_hints(found, spec.input)
+            spec.hints += function_hints(found, spec.input) if spec.role == "main" else []
             try:
                 written = write_function(
                     model, spec, repairs=options.repairs, on_token=options.on_token,

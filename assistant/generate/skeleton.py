@@ -530,7 +530,13 @@ def build_skeleton(u: Understanding) -> Skeleton:
         if u.wants_errors:
             task += ("\n(Errors are handled by a separate catch node: on bad input, throw an "
                      "Error here instead of reporting it.)")
-        b.functions[key] = FunctionSpec(task=task, input=arrival,
+        hints = []
+        replies = [i for i, (k, _) in enumerate(sinks, 1)
+                   if b.plan.node(k).type == "http response"]
+        if replies and len(sinks) > 1:
+            hints.append(f"every request must get exactly one reply on output {replies[0]}; "
+                         "send a copy elsewhere with RED.util.cloneMessage(msg)")
+        b.functions[key] = FunctionSpec(task=task, input=arrival, hints=hints,
                                         outputs=[text for _, text in sinks],
                                         sample={"payload": sample, "topic": "t"})
     elif chain:
@@ -590,6 +596,7 @@ def _error_branch(b: _Builder, sinks: list[tuple[str, str]],
               "type/name the node that failed; msg.payload is still the payload of the "
               "message that failed",
         outputs=[text for _, text in sinks],
+        role="errors",
         sample={"payload": "bad input", "topic": "t",
                 "error": {"message": "boom", "source": {"id": "a1", "type": "function",
                                                         "name": "calc"}}})

@@ -142,7 +142,7 @@ def _stages(found: Extracted, u: Understanding) -> None:
 _UNKNOWN = "<value>"
 # "as json (ticket, gross, tare in kg)", "json: machine, reason, minutes"
 _JSON_FIELDS = re.compile(
-    r"\bjson\b\s*(?:with\s+|like\s+|:\s*|\(\s*|-\s*)+((?:[A-Za-z_]\w*[^,()\n]{0,12},\s*)+"
+    r"\bjson\b\s*(?:with\s+|like\s+|:\s*|\(\s*|-\s*)*((?:[A-Za-z_]\w*[^,()\n]{0,12},\s*)+"
     r"[A-Za-z_]\w*)", re.IGNORECASE)
 _TENSOR_NAME = r"(?:tensor\s+)?(?:name\s+)?(?:is\s+|=\s*|called\s+)?['\"‘’]?([A-Za-z_][\w.:]*)"
 _INPUT_NAME = re.compile(r"\binput\s+" + _TENSOR_NAME, re.IGNORECASE)
