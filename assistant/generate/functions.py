@@ -22,7 +22,9 @@ Rules: the input message is `msg`; set msg.payload and return msg, or return nul
 With several outputs return an array with one entry per output (null = send nothing there).
 Keep state between messages with context.get(name) / context.set(name, value).
 Keep numbers as numbers: round with Math.round(x * 100) / 100 for 2 decimals, never toFixed.
-No require, no setTimeout, no console. Answer with the code only, in ```javascript fences.
+Other nodes do all input and output (MQTT, files, HTTP, PLC, OPC UA): never write files or
+open connections yourself. No require, no setTimeout, no console.
+Answer with the code only, in ```javascript fences.
 
 Example 1
 Task: temperature is in tenths of a degree; publish degrees with 1 decimal.

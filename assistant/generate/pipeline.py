@@ -94,14 +94,20 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
             except ModelError as exc:
                 raise GenerationError(f"the model failed while writing code: {exc}") from exc
             tokens += written.tokens
-            if not written.ok:
-                notes.append(f"The code of function node '{key}' did not pass its checks "
-                             f"({written.problems[-1]}); review it before deploying.")
             node = skeleton.plan.node(key)
-            node.props["func"] = written.code if written.code else "return msg;"
-            if not written.ok and written.problems and written.problems[-1].startswith("syntax"):
-                node.props["func"] = "// Plumb could not write valid code for this step.\n" \
-                    "return msg;"
+            node.props["func"] = written.code
+            if not written.ok:
+                # Code that failed its checks is not shipped: a pass-through keeps the flow
+                # running and the note says what to write by hand.
+                outputs = len(spec.outputs)
+                forward = "msg" if outputs == 1 else "[msg" + ", null" * (outputs - 1) + "]"
+                node.props["func"] = (
+                    "// Plumb could not write checked code for this step; messages pass "
+                    f"through unchanged.\n// Task: {spec.task.splitlines()[0][:200]}\n"
+                    f"return {forward};")
+                notes.append(f"Function node '{node.props.get('name', key)}' passes messages "
+                             f"through unchanged: the model's code failed its checks "
+                             f"({written.problems[-1][:160]}). Write this step by hand.")
         stages.append(Stage("writing code", time.monotonic() - t0))
 
     options.progress("compiling")

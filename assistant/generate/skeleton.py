@@ -430,7 +430,8 @@ def build_skeleton(u: Understanding) -> Skeleton:
                         appendNewline=f.mode == "append", createDir=True,
                         overwriteFile="true" if f.mode == "overwrite" else "false")
             verb = "append as one line" if f.mode == "append" else "write as the whole file"
-            sinks.append((key, f"(file {f.path}): msg.payload = the text to {verb}"))
+            sinks.append((key, f"(file {f.path}, written by the next node): msg.payload = "
+                          f"the text to {verb}"))
     if u.served:
         reply = b.add("http response", "reply", "answers the HTTP caller", name="reply")
         sinks.append((reply, "(HTTP reply to the caller): msg.payload = the body, "
