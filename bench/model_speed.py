@@ -21,13 +21,13 @@ FILLER = ("Node-RED flows move messages between nodes. Each node has an id, a ty
           "wires. ") * 60
 
 
-def raw_speed(path: str, threads: int, n_ctx: int) -> dict[str, float]:
+def raw_speed(path: str, threads: int, n_ctx: int, prompt_tokens: int = 1500) -> dict[str, float]:
     """Prompt and generation tokens/s of the bare model, no grammar, no cache reuse."""
     from llama_cpp import Llama
 
     llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                 verbose=False, seed=1)
-    prompt = llm.tokenize(FILLER.encode())[:1500]
+    prompt = llm.tokenize(FILLER.encode())[:prompt_tokens]
     llm.reset()
     started = time.perf_counter()
     llm.eval(prompt)
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="A name from `ask models`.")
     parser.add_argument("--requests", type=int, default=10,
                         help="How many benchmark flow requests to generate end to end.")
+    parser.add_argument("--prompt-tokens", type=int, default=1500,
+                        help="Prompt length for the raw llama.cpp measurement.")
     parser.add_argument("--json", dest="json_out", help="Also write the results here.")
     args = parser.parse_args(argv)
 
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = get_spec(args.model)
     model = load_model(args.model)
     path = model_file(spec)
-    raw = raw_speed(str(path), spec.n_threads, spec.n_ctx) if path else {}
+    raw = raw_speed(str(path), spec.n_threads, spec.n_ctx, args.prompt_tokens) if path else {}
     cases = [c for c in load_cases(None) if c.outcome == "flow" and not c.base_flow]
     seconds: list[float] = []
     tokens: list[int] = []
