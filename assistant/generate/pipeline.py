@@ -22,9 +22,13 @@ from assistant.generate.safety import check_request
 from assistant.generate.skeleton import build_skeleton
 from assistant.generate.understand import understand
 from assistant.models.base import Model, ModelError
+from assistant.valuecheck import Mismatch, check_values
 from flowschema.validator import validate_flow
 
 MAX_REQUEST_CHARS = 4000
+# Mismatches the function code can cause (and the model can fix): rounding, limits, texts,
+# JSON keys. Hosts, topics and registers are placed by code and are not the model's to fix.
+CODE_KINDS = frozenset({"decimals", "threshold", "literal", "json"})
 Progress = Callable[[str], None]
 
 
@@ -117,13 +121,41 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
 
     options.progress("validating")
     t0 = time.monotonic()
-    report = validate_flow(flow)
+    errors = _errors(flow)
     stages.append(Stage("validating", time.monotonic() - t0))
-    errors = [f for f in report.findings if f.severity.value == "error"]
     if errors:
         raise GenerationError("the compiled flow failed validation: "
                               + "; ".join(f"[{f.code}] {f.message}" for f in errors[:3]))
-    notes.extend(_value_notes(found, flow))
+    mismatches = _value_mismatches(found, flow)
+    main_functions = [k for k, s in skeleton.functions.items() if s.role == "main"]
+    code_kinds = [m for m in mismatches if m.kind in CODE_KINDS]
+    if code_kinds and main_functions and model is not None:
+        # One bounded repair round: what the code got wrong against the stated values goes
+        # back to the model; the new code is kept only if it fixes more than it breaks.
+        options.progress("repairing: " + code_kinds[0].message[:100])
+        t0 = time.monotonic()
+        key = main_functions[0]
+        spec = skeleton.functions[key]
+        node = skeleton.plan.node(key)
+        before = node.props["func"]
+        spec.hints = [*spec.hints, *(f"a first attempt was wrong: {m.message}"
+                                     for m in code_kinds[:3])]
+        try:
+            retry = write_function(model, spec, repairs=0, on_token=options.on_token)
+        except ModelError as exc:  # the flow in hand is valid: keep it, say why unrepaired
+            notes.append(f"The repair round was skipped: the model failed ({exc}).")
+            retry = None
+        tokens += retry.tokens if retry else 0
+        if retry is not None and retry.ok:
+            node.props["func"] = retry.code
+            candidate = compile_plan(skeleton.plan, seed=text)
+            again = _value_mismatches(found, candidate)
+            if len(again) < len(mismatches) and not _errors(candidate):
+                flow, mismatches = candidate, again
+            else:
+                node.props["func"] = before
+        stages.append(Stage("repairing", time.monotonic() - t0))
+    notes.extend(m.message for m in mismatches)
 
     message = _explain(flow)
     return Outcome("flow", message, flow=flow, notes=notes, understood=understood,
@@ -143,12 +175,12 @@ def _question_for(u: Any, text: str) -> tuple[str, list[str]] | None:
     return None
 
 
-def _value_notes(found: Extracted, flow: list[dict[str, Any]]) -> list[str]:
-    try:
-        from assistant.valuecheck import check_values
-    except ImportError:  # the checker is optional while it is being built
-        return []
-    return [m.message for m in check_values(found, flow)]
+def _errors(flow: list[dict[str, Any]]) -> list[Any]:
+    return [f for f in validate_flow(flow).findings if f.severity.value == "error"]
+
+
+def _value_mismatches(found: Extracted, flow: list[dict[str, Any]]) -> list[Mismatch]:
+    return check_values(found, flow)
 
 
 def _explain(flow: list[dict[str, Any]]) -> str:

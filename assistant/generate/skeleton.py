@@ -213,7 +213,9 @@ class _Builder:
         return key
 
     def modbus_get(self, reg: RegisterRef) -> str:
-        props = {"name": _describe_register(reg), **_register_props(reg)}
+        # keepMsgProperties: the reply to an HTTP caller (msg.req/res) must survive the read.
+        props = {"name": reg.text or _describe_register(reg), **_register_props(reg),
+                 "keepMsgProperties": True}
         if reg.device and reg.device.unit is not None:
             props["unitid"] = str(reg.device.unit)
         key = self.add("modbus-getter", "get", f"reads {_describe_register(reg)} on demand",
@@ -397,7 +399,8 @@ def build_skeleton(u: Understanding) -> Skeleton:
         b.plan.node(key).configs["broker"] = b.broker()
         sinks.append((key, f"(MQTT topic {topic}): msg.payload to publish there"))
     for reg in writes:
-        props = {"name": f"write {_describe_register(reg)}", **_write_props(reg)}
+        props = {"name": f"write {reg.text or _describe_register(reg)}", **_write_props(reg),
+                 "keepMsgProperties": True}
         if reg.device and reg.device.unit is not None:
             props["unitid"] = str(reg.device.unit)
         key = b.add("modbus-write", "write", f"writes {_describe_register(reg)}", **props)

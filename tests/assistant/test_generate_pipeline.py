@@ -101,14 +101,31 @@ def test_injected_instructions_in_a_request_change_nothing_structural() -> None:
 
 
 def test_garbage_from_the_model_is_never_shipped_as_code() -> None:
-    model = FakeModel.of("I am a language model {{{", "still not code ((")
+    model = FakeModel.of("I am a language model {{{", "still not code ((", "nope ((")
     outcome = generate(F_TO_C, model)
     assert outcome.kind == "flow" and outcome.flow is not None and _errors(outcome.flow) == []
     func = _by_type(outcome.flow)["function"][0]["func"]
     assert "language model" not in func
     assert func.rstrip().endswith("return msg;")  # a pass-through, said so in a note
     assert any("failed its checks" in note and "by hand" in note for note in outcome.notes)
-    assert len(model.calls) == 2  # one repair round, then it stops
+    # Two tries at the code, one repair round for the missed rounding, then it stops.
+    assert len(model.calls) == 3
+
+
+def test_code_that_misses_a_stated_value_gets_one_repair_round() -> None:
+    unrounded = "```js\nmsg.payload = (Number(msg.payload) - 32) * 5 / 9;\nreturn msg;\n```"
+    model = FakeModel.of(unrounded, GOOD_CODE)
+    outcome = generate(F_TO_C, model)
+    assert outcome.kind == "flow" and outcome.flow is not None
+    func = _by_type(outcome.flow)["function"][0]["func"]
+    assert "Math.round" in func and len(model.calls) == 2
+    assert "first attempt was wrong" in model.calls[1].messages[-1]["content"]
+    assert any(stage.name == "repairing" for stage in outcome.stages)
+    # A repair that makes nothing better is not kept.
+    model = FakeModel.of(unrounded, unrounded)
+    outcome = generate(F_TO_C, model)
+    assert outcome.flow is not None and "Math.round" not in outcome.flow[-1].get("func", "")
+    assert any("decimal" in note for note in outcome.notes)
 
 
 def test_a_model_that_fails_gives_a_clear_error() -> None:
