@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="A name from `ask models`.")
     parser.add_argument("--requests", type=int, default=10,
-                        help="How many benchmark flow requests to generate end to end.")
+                        help="How many benchmark flow requests (spread over the categories) "
+                        "to generate end to end.")
     parser.add_argument("--prompt-tokens", type=int, default=1500,
                         help="Prompt length for the raw llama.cpp measurement.")
     parser.add_argument("--json", dest="json_out", help="Also write the results here.")
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in load_cases(None) if c.outcome == "flow" and not c.base_flow]
     seconds: list[float] = []
     tokens: list[int] = []
-    for case in cases[: args.requests]:
+    # Spread over the categories, not the first N (which are all "core").
+    step = max(1, len(cases) // max(1, args.requests))
+    for case in cases[::step][: args.requests]:
         outcome = generate(case.request, model)
         seconds.append(outcome.seconds)
         tokens.append(outcome.tokens)
