@@ -50,10 +50,6 @@ class LazyModel:
         return self.get().complete(messages, **kwargs)
 
 
-def _load_model(name: str | None, quiet: bool) -> Model:
-    return LazyModel(name, quiet)
-
-
 def _read_flow(path: str) -> list[dict[str, Any]]:
     from flowschema.loading import FlowLoadError, load_flow
 
@@ -151,7 +147,7 @@ def generate_command(request: str, out: str | None, edit_path: str | None, as_js
     as JSON on stdout. Exit 1: an error (model missing, unreadable --edit file).
     """
     base = _read_flow(edit_path) if edit_path else None
-    model = _load_model(model_name, quiet)
+    model = LazyModel(model_name, quiet)
     outcome = run_request(request, model, base, quiet, stream)
     sys.exit(_print_outcome(outcome, out, as_json))
 
@@ -169,9 +165,8 @@ def chat_command(model_name: str | None, flow_path: str | None, out: str) -> Non
     positions of untouched nodes are kept). Commands: /show (print the flow), /explain,
     /save [FILE], /new (forget the flow), /quit.
     """
-    model = _load_model(model_name, quiet=False)
-    if isinstance(model, LazyModel):
-        model.get()  # a chat loads its model up front: the first answer should be quick
+    model = LazyModel(model_name, quiet=False)
+    model.get()  # a chat loads its model up front: the first answer should be quick
     current = _read_flow(flow_path) if flow_path else None
     click.echo("Describe the flow you need. /help lists the commands.", err=True)
     while True:

@@ -13,14 +13,13 @@ from typing import Any
 
 from assistant.generate.pipeline import (
     MAX_REQUEST_CHARS,
-    GenerationError,
     Options,
-    _explain,
+    explain_text,
+    require_valid,
 )
 from assistant.generate.result import Outcome, Stage
 from assistant.generate.safety import check_request
 from assistant.models.base import Model
-from flowschema.validator import validate_flow
 
 
 def edit(base: list[dict[str, Any]], request: str, model: Model | None,
@@ -47,12 +46,8 @@ def edit(base: list[dict[str, Any]], request: str, model: Model | None,
         return Outcome("clarify", f"I could not work out this change: {result.unresolved}",
                        seconds=time.monotonic() - started, stages=stages)
     options.progress("validating")
-    report = validate_flow(result.flow)
-    errors = [f for f in report.findings if f.severity.value == "error"]
-    if errors:
-        raise GenerationError("the edited flow failed validation: "
-                              + "; ".join(f"[{f.code}] {f.message}" for f in errors[:3]))
+    require_valid(result.flow, "the edited flow")
     changes = [line for line in result.summary if not line.startswith("note: ")]
     notes = [line.removeprefix("note: ") for line in result.summary if line.startswith("note: ")]
-    return Outcome("flow", _explain(result.flow), flow=result.flow, changes=changes, notes=notes,
-                   stages=stages, seconds=time.monotonic() - started)
+    return Outcome("flow", explain_text(result.flow), flow=result.flow, changes=changes,
+                   notes=notes, stages=stages, seconds=time.monotonic() - started)

@@ -21,6 +21,7 @@ from assistant.generate.result import Outcome, Stage
 from assistant.generate.safety import check_request
 from assistant.generate.skeleton import build_skeleton
 from assistant.generate.understand import understand
+from assistant.generate.understanding import Understanding
 from assistant.models.base import Model, ModelError
 from assistant.valuecheck import Mismatch, check_values
 from flowschema.validator import validate_flow
@@ -70,7 +71,7 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
     u, found = understand(text)
     understood = found.summary()
     stages.append(Stage("reading", time.monotonic() - t0))
-    question = _question_for(u, text)
+    question = _question_for(u)
     if question is not None:
         outcome = _clarify(question[0], question[1], started)
         outcome.understood = understood
@@ -121,11 +122,8 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
 
     options.progress("validating")
     t0 = time.monotonic()
-    errors = _errors(flow)
     stages.append(Stage("validating", time.monotonic() - t0))
-    if errors:
-        raise GenerationError("the compiled flow failed validation: "
-                              + "; ".join(f"[{f.code}] {f.message}" for f in errors[:3]))
+    require_valid(flow, "the compiled flow")
     mismatches = _value_mismatches(found, flow)
     main_functions = [k for k, s in skeleton.functions.items() if s.role == "main"]
     code_kinds = [m for m in mismatches if m.kind in CODE_KINDS]
@@ -157,12 +155,12 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
         stages.append(Stage("repairing", time.monotonic() - t0))
     notes.extend(m.message for m in mismatches)
 
-    message = _explain(flow)
+    message = explain_text(flow)
     return Outcome("flow", message, flow=flow, notes=notes, understood=understood,
                    stages=stages, tokens=tokens, seconds=time.monotonic() - started)
 
 
-def _question_for(u: Any, text: str) -> tuple[str, list[str]] | None:
+def _question_for(u: Understanding) -> tuple[str, list[str]] | None:
     if u.anchors() == 0:
         return (
             "I need more detail to build this flow. Which device or data source is it "
@@ -179,11 +177,19 @@ def _errors(flow: list[dict[str, Any]]) -> list[Any]:
     return [f for f in validate_flow(flow).findings if f.severity.value == "error"]
 
 
+def require_valid(flow: list[dict[str, Any]], what: str) -> None:
+    """Raise GenerationError naming the first validator errors: no invalid flow leaves."""
+    errors = _errors(flow)
+    if errors:
+        raise GenerationError(f"{what} failed validation: "
+                              + "; ".join(f"[{f.code}] {f.message}" for f in errors[:3]))
+
+
 def _value_mismatches(found: Extracted, flow: list[dict[str, Any]]) -> list[Mismatch]:
     return check_values(found, flow)
 
 
-def _explain(flow: list[dict[str, Any]]) -> str:
+def explain_text(flow: list[dict[str, Any]]) -> str:
     try:
         from assistant.explain import explain_flow, render_text
     except ImportError:

@@ -164,6 +164,15 @@ class _Builder:
         self.plan.config(PlanConfig("opc", "OpcUa-Endpoint", {"name": url, "endpoint": url}))
         return "opc"
 
+    def rate_limiter(self, what: str, *, drop: bool) -> str:
+        """A delay node in rate mode for the request's "at most N per S seconds"."""
+        assert self.u.rate_limit is not None
+        count, seconds = self.u.rate_limit
+        return self.add("delay", "limit", f"at most {count} {what} per {seconds:g} s",
+                        name=f"{count} msg / {seconds:g} s", pauseType="rate", timeout="5",
+                        timeoutUnits="seconds", rate=str(count), nbRateUnits=f"{seconds:g}",
+                        rateUnits="second", drop=drop, allowrate=False, outputs=1)
+
     # -- sources -------------------------------------------------------------------
     def mqtt_in(self, topic: str) -> str:
         key = self.add("mqtt in", "in", f"subscribes to {topic}", name=topic, topic=topic,
@@ -491,12 +500,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
                           gap="" if u.deadband is None else f"{u.deadband:g}", start="",
                           inout="out", septopics=True, property="payload", topi="topic"))
     if len(sinks) == 1 and u.rate_limit:
-        count, seconds = u.rate_limit
-        post.append(b.add("delay", "limit", f"at most {count} message(s) per {seconds:g} s",
-                          name=f"{count} msg / {seconds:g} s", pauseType="rate",
-                          timeout="5", timeoutUnits="seconds",
-                          rate=str(count), nbRateUnits=f"{seconds:g}", rateUnits="second",
-                          drop=not u.queue_all, allowrate=False, outputs=1))
+        post.append(b.rate_limiter("message(s)", drop=not u.queue_all))
     http_reply_only = bool(u.served) and len(sinks) == 1
     reshape = needs_transform(u.residual or request)
     single_filter = (len(u.limits) == 1 and not reshape and len(sinks) == 1
@@ -581,11 +585,7 @@ def _error_branch(b: _Builder, sinks: list[tuple[str, str]],
         return
     feed = catch
     if b.u.rate_limit:
-        count, seconds = b.u.rate_limit
-        feed = b.add("delay", "limit", f"at most {count} error report(s) per {seconds:g} s",
-                     name=f"{count} msg / {seconds:g} s", pauseType="rate", timeout="5",
-                     timeoutUnits="seconds", rate=str(count), nbRateUnits=f"{seconds:g}",
-                     rateUnits="second", drop=True, allowrate=False, outputs=1)
+        feed = b.rate_limiter("error report(s)", drop=True)
         b.plan.wire(catch, feed)
         b.u.rate_limit = None  # spent on the error reports
     key = b.add("function", "fnerr", "turns the caught error into the report asked for",
