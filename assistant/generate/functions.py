@@ -65,6 +65,13 @@ class FunctionSpec:
     sample: dict[str, Any] = field(default_factory=lambda: {"payload": 1})
     hints: list[str] = field(default_factory=list)  # facts code worked out (hints.py)
     role: str = "main"  # "main" does the work; "errors" reports caught errors only
+    # What arrives (plc, opc, value, json, http, timer, latest, file, fetch, error, ...) and
+    # the node type behind each output: what the deterministic recipes work from.
+    source: str = ""
+    sink_types: list[str] = field(default_factory=list)
+    # (incoming wildcard topic, outgoing topic with <...> parts) when each message's topic
+    # decides where it goes ("plant/vib/+/raw" -> "plant/vib/<asset>/rms")
+    topic_map: tuple[str, str] | None = None
 
 
 @dataclass

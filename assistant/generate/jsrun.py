@@ -40,6 +40,12 @@ class SampleRun:
 
 def run_function(body: str, msg: dict[str, Any], outputs: int = 1) -> SampleRun:
     """Call the body as Node-RED would (`msg` in, messages out) and report what came out."""
+    return run_messages(body, [msg], outputs)[0]
+
+
+def run_messages(body: str, msgs: list[dict[str, Any]], outputs: int = 1) -> list[SampleRun]:
+    """Call the body once per message, in order, in one sandbox: `context` keeps what the
+    code stored between calls, as a node's context does. Stops at the first failure."""
     script = (
         _PRELUDE
         + "function __fn(msg) {\n"
@@ -48,17 +54,32 @@ def run_function(body: str, msg: dict[str, Any], outputs: int = 1) -> SampleRun:
         + "function __call(raw) { const r = __fn(JSON.parse(raw));"
         + " return JSON.stringify(r === undefined ? '__undefined__' : r); }"
     )
+    runs: list[SampleRun] = []
     with _lock:
         context = quickjs.Context()
         context.set_time_limit(1)
         context.set_memory_limit(32 * 1024 * 1024)
         try:
             context.eval(script)
-            raw = context.get("__call")(json.dumps(msg))
         except quickjs.JSException as exc:
-            return SampleRun(False, None, str(exc).splitlines()[0][:300])
-        except Exception as exc:  # a time or memory limit, or an odd return value
-            return SampleRun(False, None, f"{type(exc).__name__}: {exc}"[:300])
+            return [SampleRun(False, None, str(exc).splitlines()[0][:300])]
+        call = context.get("__call")
+        for msg in msgs:
+            try:
+                raw = call(json.dumps(msg))
+            except quickjs.JSException as exc:
+                runs.append(SampleRun(False, None, str(exc).splitlines()[0][:300]))
+                break
+            except Exception as exc:  # a time or memory limit, or an odd return value
+                runs.append(SampleRun(False, None, f"{type(exc).__name__}: {exc}"[:300]))
+                break
+            runs.append(_result(raw, outputs))
+            if not runs[-1].ok:
+                break
+    return runs
+
+
+def _result(raw: Any, outputs: int) -> SampleRun:
     result = json.loads(raw) if isinstance(raw, str) else None
     if result == "__undefined__":
         return SampleRun(False, None, "the function returned nothing (add `return msg;`)")

@@ -15,8 +15,9 @@ from typing import Any
 
 from assistant.extract import Extracted
 from assistant.generate.compile import compile_plan
-from assistant.generate.functions import write_function
+from assistant.generate.functions import FunctionSpec, check_code, write_function
 from assistant.generate.hints import function_hints
+from assistant.generate.recipes import write_by_recipe
 from assistant.generate.result import Outcome, Stage
 from assistant.generate.safety import check_request
 from assistant.generate.skeleton import build_skeleton
@@ -84,13 +85,22 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
 
     notes = list(skeleton.plan.notes)
     tokens = 0
-    if skeleton.functions:
+    # Steps that follow a known pattern get their code from a recipe, checked like the
+    # model's; only the rest go to the model.
+    by_model: dict[str, FunctionSpec] = {}
+    for key, spec in skeleton.functions.items():
+        code = write_by_recipe(spec, found, u)
+        if code is not None and check_code(code, spec) is None:
+            skeleton.plan.node(key).props["func"] = code
+        else:
+            by_model[key] = spec
+    if by_model:
         if model is None:
             raise GenerationError("this request needs code in a function node, and no model "
                                   "is loaded")
         options.progress("writing code")
         t0 = time.monotonic()
-        for key, spec in skeleton.functions.items():
+        for key, spec in by_model.items():
             spec.hints += function_hints(found, spec.input) if spec.role == "main" else []
             try:
                 written = write_function(
@@ -125,7 +135,7 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
     stages.append(Stage("validating", time.monotonic() - t0))
     require_valid(flow, "the compiled flow")
     mismatches = _value_mismatches(found, flow)
-    main_functions = [k for k, s in skeleton.functions.items() if s.role == "main"]
+    main_functions = [k for k, s in by_model.items() if s.role == "main"]
     code_kinds = [m for m in mismatches if m.kind in CODE_KINDS]
     if code_kinds and main_functions and model is not None:
         # One bounded repair round: what the code got wrong against the stated values goes

@@ -22,12 +22,13 @@ PLACEHOLDER_BROKER = "mqtt-broker.invalid"
 
 # Words that mean the data must be reshaped on the way (otherwise it passes as it is).
 _TRANSFORM = re.compile(
-    r"conver\w*|scal\w*|\bx ?\d+\b|\*\s*\d|decimal|°\s*[CF]\b|\bdeg\s*[CF]\b|celsius|"
-    r"fahrenheit|\bpsi\b|json|\{|above|below|\bover\b|under\b|greater|less than|more than|"
-    r"[<>]=?\s*-?\d|calc\w*|\bsum\b|mean|average|\bcount|format|text like|\bcsv\b|"
+    r"\bconver\w*|\bscal\w*|\bx ?\d+\b|\*\s*\d|\bdecimal|°\s*[CF]\b|\bdeg\s*[CF]\b|celsius|"
+    r"fahrenheit|\bpsi\b|\bjson|\{|\babove|below|\bover\b|under\b|greater|less than|more than|"
+    r"[<>]=?\s*-?\d|calc\w*|\bsum\b|\bmean|average|\bcount|format|text like|\bcsv\b|"
     r"line like|\bbits?\b|uint|int32|float|divid\w*|multipl\w*|round|metres|meters|kwh|"
-    r"delta|differen\w*|field|timestamp|envelope|lookup|pars\w*|extract|as text|\bnet\b|"
-    r"ratio|percent|4-20|invert|negat\w*|\bstate\b|\bon\b ?/ ?\boff\b|plain number|"
+    r"\bdelta|\bprevious\b|\bsince the\b|differen\w*|\bfield|timestamp|envelope|lookup|"
+    r"\bpars\w*|\bextract|as text|\bnet\b|"
+    r"\bratio|\bpercent|4-20|\binvert|\bnegat\w*|\bstate\b|\bon\b ?/ ?\boff\b|plain number|"
     r"\bwords?\b|\bmerge|combine|\bpair|split|\btemplate|\bmessage like|column|comma|"
     r"separated|semicolon|\biso\b|time ?stamp|epoch|\bheader|\blines?\b|\brows?\b|jsonl|"
     r"\badd(?:ed|s)?\b|\bwith\b.{0,20}\bappended|\bprefix|suffix|\blike\s*[\"'{]",
@@ -260,12 +261,14 @@ def build_skeleton(u: Understanding) -> Skeleton:
     # ---- what starts the flow, and what the message looks like then ----
     heads: list[str] = []
     input_text = ""
+    source = ""  # what arrives at the reshaping step, for the recipes
     sample: Any = 42.5
     for endpoint in u.served:
         heads.append(b.add("http in", "http", f"serves {endpoint.method.upper()} "
                            f"{endpoint.path}", name=f"{endpoint.method.upper()} {endpoint.path}",
                            url=endpoint.path, method=endpoint.method))
     if u.served:
+        source = "http"
         input_text = ("msg.payload is the parsed JSON request body (POST/PUT) and "
                       "msg.req.query / msg.req.params hold the query and path parameters")
         sample = _sample_payload(u, {})
@@ -282,6 +285,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
             timer = b.timer()
             if timer:
                 heads = [timer]
+            source = "latest"
             input_text = ("the schedule fired (msg.payload is the time). "
                           + _latest_text(u.topics_in))
             sample = 1700000000000
@@ -289,22 +293,27 @@ def build_skeleton(u: Understanding) -> Skeleton:
             heads = keys
             sample = _sample_payload(u, 42.5)
             if isinstance(sample, dict) and "<value>" in sample.values():
+                source = "json"
                 input_text = ("msg.payload is a parsed JSON object with the fields "
                               f"{', '.join(sample)}; msg.topic is its topic")
             elif isinstance(sample, dict):
+                source = "json"
                 input_text = ("msg.payload is a parsed JSON object like "
                               f"{_json_text(sample)}; msg.topic is its topic")
             else:
+                source = "value"
                 input_text = ("msg.payload is the MQTT message (a number, true/false or "
                               "text) and msg.topic its topic")
         else:
             # Data arrives by MQTT and is served over HTTP: keep the latest value.
             _keep_latest(b, keys)
+            source = "http_latest"
             input_text += ". " + _latest_text(u.topics_in)
 
     fetch_input = ""
     if reads and not heads and (u.interval_s or not (u.cron or u.button)):
         heads = [b.modbus_poll(reads[0])]
+        source = "plc"
         fetch_input = _register_input(reads[0])
         sample = _register_sample(reads[0])
         reads = reads[1:]
@@ -329,6 +338,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
             b.plan.wire(client, skip)
             head = skip
         heads = [head]
+        source = "opc"
         fetch_input = "msg.payload is the value of the OPC UA variable, msg.topic its node id"
         sample = 42.5 if (opc_reads[0].datatype or "Double") not in ("Boolean", "String") \
             else (True if opc_reads[0].datatype == "Boolean" else "TEXT")
@@ -337,12 +347,14 @@ def build_skeleton(u: Understanding) -> Skeleton:
         timer = b.timer()
         if timer:
             heads = [timer]
+            source = "timer"
             input_text = "msg.payload is the current time in milliseconds (Date.now())"
             sample = 1700000000000
     if not heads and any(f.mode == "watch" for f in u.files):
         watched = next(f for f in u.files if f.mode == "watch")
         heads = [b.add("watch", "watch", f"watches {watched.path}", name=watched.path,
                        files=watched.path, recursive=False)]
+        source = "watch"
         input_text = "msg.payload is the full path of the file that changed, msg.file its name"
         sample = "/data/in/file1.csv"
 
@@ -353,6 +365,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
         for h in chain:
             b.plan.wire(h, getter)
         chain = [getter]
+        source = "plc"
         fetch_input = _register_input(reg)
         sample = _register_sample(reg)
     if opc_reads:
@@ -364,6 +377,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
             b.plan.wire(h, item)
         b.plan.wire(item, client)
         chain = [client]
+        source = "opc"
         fetch_input = "msg.payload is the value read from the OPC UA variable"
         sample = 42.5
     for f in u.files:
@@ -373,6 +387,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
             for h in chain:
                 b.plan.wire(h, reader)
             chain = [reader]
+            source = "file"
             fetch_input = f"msg.payload is the content of {f.path} as one string"
             sample = "a,b\n1,2\n"
     # A GET is a fetch when something else is the destination: its reply flows on.
@@ -394,19 +409,30 @@ def build_skeleton(u: Understanding) -> Skeleton:
         for h in chain:
             b.plan.wire(h, fetch)
         chain = [fetch]
+        source = "fetch"
         fetch_input = f"msg.payload is the parsed JSON reply of GET {call.url}"
         sample = {"id": 1}
         u.calls = [c for c in u.calls if c is not call]
 
     # ---- sinks ----
     sinks: list[tuple[str, str]] = []  # (plan key, what that output must carry)
+    topic_map: tuple[str, str] | None = None
     for topic in u.topics_out:
-        props: dict[str, Any] = {"name": topic, "topic": topic,
+        dynamic = _PLACEHOLDER.search(topic) is not None
+        props: dict[str, Any] = {"name": topic, "topic": "" if dynamic else topic,
                                  "qos": str(u.qos) if u.qos is not None else "1",
                                  "retain": "true" if u.retain else "false"}
         key = b.add("mqtt out", "pub", f"publishes on {topic}", **props)
         b.plan.node(key).configs["broker"] = b.broker()
-        sinks.append((key, f"(MQTT topic {topic}): msg.payload to publish there"))
+        if dynamic and len(u.topics_in) == 1 and "+" in u.topics_in[0]:
+            # One subscription for many devices: the device's part of the topic it came on
+            # picks the topic it goes out on.
+            topic_map = (u.topics_in[0], topic)
+            sinks.append((key, f"(MQTT topic {topic}): set msg.topic to that topic, with "
+                          f"each <...> part taken from the + parts of the incoming topic "
+                          f"{u.topics_in[0]}; msg.payload to publish there"))
+        else:
+            sinks.append((key, f"(MQTT topic {topic}): msg.payload to publish there"))
     for reg in writes:
         props = {"name": f"write {reg.text or _describe_register(reg)}", **_write_props(reg),
                  "keepMsgProperties": True}
@@ -471,6 +497,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
         for h in chain:
             b.plan.wire(h, join)
         chain = [join]
+        source = "join"
         arrival = f"msg.payload is an array of the last {u.join_count} payloads"
         sample = [sample] * u.join_count
     if chain and u.onnx is not None:
@@ -484,6 +511,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
         for h in chain:
             b.plan.wire(h, scorer)
         chain = [scorer]
+        source = "onnx"
         arrival = ("msg.payload is the model's output tensor as nested arrays, e.g. [[0.42]] "
                    "(the score is msg.payload[0][0])")
         sample = [[0.42]]
@@ -522,7 +550,8 @@ def build_skeleton(u: Understanding) -> Skeleton:
     formatted_file = any(b.plan.node(key).type == "file" and re.search(
         r"\.(?:csv|jsonl|log|tsv)$", str(b.plan.node(key).props.get("filename", "")))
         for key, _ in sinks)
-    transform = reshape or http_reply_only or len(sinks) > 1 or formatted_file
+    transform = (reshape or http_reply_only or len(sinks) > 1 or formatted_file
+                 or topic_map is not None)
     if transform and chain:
         key = b.add("function", "fn", "reshapes the message (code written for this request)",
                     name="transform", outputs=len(sinks), timeout=5, noerr=0)
@@ -545,7 +574,9 @@ def build_skeleton(u: Understanding) -> Skeleton:
             hints.append(f"every request must get exactly one reply on output {replies[0]}; "
                          "send a copy elsewhere with RED.util.cloneMessage(msg)")
         b.functions[key] = FunctionSpec(task=task, input=arrival, hints=hints,
-                                        outputs=[text for _, text in sinks],
+                                        outputs=[text for _, text in sinks], source=source,
+                                        topic_map=topic_map,
+                                        sink_types=[b.plan.node(k).type for k, _ in sinks],
                                         sample={"payload": sample, "topic": "t"})
     elif chain:
         feed = chain
@@ -562,6 +593,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
     return Skeleton(b.plan, b.functions)
 
 
+_PLACEHOLDER = re.compile(r"<[^>/]+>|\{[^}/]+\}|(?:^|/)\+(?:/|$)")
 _ERROR_SINK = re.compile(r"err|alarm|alert|dlq|dead|fail|bad|reject|invalid|fault", re.I)
 
 
@@ -600,7 +632,7 @@ def _error_branch(b: _Builder, sinks: list[tuple[str, str]],
               "type/name the node that failed; msg.payload is still the payload of the "
               "message that failed",
         outputs=[text for _, text in sinks],
-        role="errors",
+        role="errors", source="error", sink_types=[b.plan.node(k).type for k, _ in sinks],
         sample={"payload": "bad input", "topic": "t",
                 "error": {"message": "boom", "source": {"id": "a1", "type": "function",
                                                         "name": "calc"}}})

@@ -165,13 +165,25 @@ def _onnx(request: str, path: str) -> OnnxModel:
     return OnnxModel(path, name(_INPUT_NAME), name(_OUTPUT_NAME), dtype, ",".join(dims))
 
 
+# "<num>", "<epoch ms>", "<value>": a slot the flow fills, so the shape is what goes out.
+_TEMPLATE_SLOT = re.compile(r"<[^<>]*(?:epoch|time|ms|now|num|value|val)[^<>]*>", re.I)
+
+
+def in_error_sentence(request: str, at: int) -> bool:
+    """Whether the text before `at`, back to the sentence start, is about errors: a shape
+    there describes the error report ("all errors go to X as json {source, error}")."""
+    start = max(request.rfind(". ", 0, at), request.rfind(";", 0, at), 0)
+    return re.search(r"\berrors?\b|\bthrow|\bfail", request[start:at], re.I) is not None
+
+
 def _json_in(found: Extracted) -> dict[str, object] | None:
     """The shape of the JSON that arrives: the first inline object not said to be output."""
     import json
 
     for shape in found.json_shapes:
-        if shape.role == "out":
-            continue
+        if shape.role == "out" or in_error_sentence(found.request, shape.start) \
+                or _TEMPLATE_SLOT.search(shape.text):
+            continue  # said to go out, the error report's, or a template to fill
         text = re.sub(r"<[^>]*>", "1", shape.text)
         try:
             value = json.loads(text)

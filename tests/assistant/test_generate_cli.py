@@ -17,6 +17,10 @@ from flowschema.validator import validate_flow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+# A request no recipe covers, so the model must be loaded to write its function.
+NEEDS_CODE = ("count the starts of pump P1: plant/p1/running is true/false, publish the number "
+              "of starts on plant/p1/starts")
+
 def _ask(*args: str, stdin: str | None = None, env_data: Path | None = None,
          timeout: float = 300) -> subprocess.CompletedProcess[str]:
     import os
@@ -71,8 +75,7 @@ def test_a_flow_that_needs_no_code_is_written_to_the_file(tmp_path: Path) -> Non
 
 
 def test_a_missing_model_is_a_clean_error(tmp_path: Path) -> None:
-    done = _ask("generate", "plant/a/temp_f comes in degF, publish degC with 1 decimal to "
-                "plant/a/temp_c", "--model", "qwen2.5-coder-1.5b", env_data=tmp_path)
+    done = _ask("generate", NEEDS_CODE, "--model", "qwen2.5-coder-1.5b", env_data=tmp_path)
     if importlib.util.find_spec("llama_cpp") is None:
         assert done.returncode == 1
         return
@@ -81,8 +84,7 @@ def test_a_missing_model_is_a_clean_error(tmp_path: Path) -> None:
 
 
 def test_an_unknown_model_name_is_a_clean_error(tmp_path: Path) -> None:
-    done = _ask("generate", "plant/a/temp_f comes in degF, publish degC with 1 decimal to "
-                "plant/a/temp_c", "--model", "no-such-model", env_data=tmp_path)
+    done = _ask("generate", NEEDS_CODE, "--model", "no-such-model", env_data=tmp_path)
     assert done.returncode == 1 and "no-such-model" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -110,8 +112,7 @@ def test_generation_with_the_real_smallest_model(tmp_path: Path) -> None:
     """Loading, prompting, checking and repairing for real: whatever SmolLM2 writes, the
     outcome is a valid flow (code that failed its checks is replaced and flagged)."""
     out = tmp_path / "flow.json"
-    done = _ask("generate", "plant/b/temp_f reports degF. republish it in degC with 1 "
-                "decimal to plant/b/temp_c", "--model", "smollm2-135m", "-o", str(out),
+    done = _ask("generate", NEEDS_CODE, "--model", "smollm2-135m", "-o", str(out),
                 "--json")
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
@@ -144,8 +145,7 @@ def test_a_model_file_that_changed_since_it_was_added_is_refused(tmp_path: Path)
     added = _ask("models", "add", "mine", "--gguf", str(weights), env_data=tmp_path)
     assert added.returncode == 0, added.stderr
     weights.write_bytes(b"GGUF" + b"\1" * 4096)  # corrupted after it was registered
-    done = _ask("generate", "plant/a/temp_f comes in degF, publish degC with 1 decimal to "
-                "plant/a/temp_c", "--model", "mine", env_data=tmp_path)
+    done = _ask("generate", NEEDS_CODE, "--model", "mine", env_data=tmp_path)
     assert done.returncode == 1
     assert "sha256" in done.stderr and "Traceback" not in done.stderr
 

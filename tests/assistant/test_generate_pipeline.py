@@ -9,8 +9,10 @@ from assistant.generate.pipeline import GenerationError, generate
 from assistant.models.base import FakeModel, ModelError
 from flowschema.validator import validate_flow
 
-F_TO_C = ("CT-4 reports degF on plant/ct4/temp_f, republish it in °C with 1 decimal on "
-          "plant/ct4/temp_c")
+# Averaging is beyond the recipes (assistant/generate/recipes.py): the model writes this
+# function, so these tests exercise prompting, checking and repairing.
+F_TO_C = ("CT-4 reports degF on plant/ct4/temp_f. publish the average of the last 2 readings "
+          "in °C with 1 decimal on plant/ct4/temp_c")
 GOOD_CODE = ("```javascript\nmsg.payload = Math.round((Number(msg.payload) - 32) * 5 / 9 * 10)"
              " / 10;\nreturn msg;\n```")
 

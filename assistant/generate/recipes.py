@@ -1,0 +1,659 @@
+"""Function bodies written by code, for the reshaping steps that follow a known pattern.
+
+Most edge transformations are the same few moves: take the value (a register, a combined
+32-bit pair, a JSON field, a number in a text frame), scale it (x10, 0.1 units, a unit
+conversion, a 4-20 mA or raw-count range), round it, and wrap it (a plain number, a JSON
+object with named keys, a stated template with a timestamp). A caught error is reported as
+its text, as a JSON object or as the original message. Code writes these exactly; a small
+model often does not. A recipe declines (returns None) as soon as the request asks for
+anything it does not understand - conditions, state, text formats - and the model writes
+that step instead. Every recipe's code still goes through the same checks as the model's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from assistant.extract import Extracted
+from assistant.extract.model import Register
+from assistant.generate.functions import FunctionSpec
+from assistant.generate.understand import in_error_sentence
+from assistant.generate.understanding import Understanding
+
+# Words that ask for logic beyond take-scale-round-wrap: the model handles those.
+_LOGIC = re.compile(
+    r"\bif\b|\bwhen(?:ever)?\b|\bonly\b(?!\s+(?:need|want|gives?|eats|takes|accepts))|"
+    r"\bunless\b|\botherwise\b|\belse\b|\bcount(?:ing|ed)?\b|\bmean\b|\baverage\b|\bsum\b|\bdelta\b|"
+    r"\bsince\b|\bprevious\b|\bdifferen\w*|\bbits?\b|\broute\b|\bwindow\b|\blatest\b|"
+    r"\bheader\b|\bcsv\b|\b(?:one|a|per|each|new)\s+lines?\b|\blines?\s+(?:like|per|with)\b|"
+    r"\brows?\b|\blike\b(?!\s*[\{\[])|\btemplate\b|\bstate\b|"
+    r"\bminimum\b|\bmax(?:imum)?\b|\babove\b|\bbelow\b|\bgreater\b|\bless\b|"
+    r"\bover\s+-?\d|\bunder\s+-?\d|\bexceed\w*|\bbetween\b|\bsplit\b|\bpair\w*|\bmerge\b|\bcombine\b|"
+    r"\btotal\b|\barray\b|\blist\b|\bformat\w*|(?<!\bas )(?<!plain )\btext\b(?!\s*,|/)|\bconcat\w*|"
+    r"\bappend\w*|\bfilter\w*|\bdrop\w*|\bignore\w*|\bskip\w*|\bwait\w*|\bretr\w*|"
+    r"\btimeout\b|\bwithin\b|\bstatus\b|\bvalidat\w*|\bcompare\w*|\breset\w*|"
+    r"\bsort\w*|\bjoin\w*|\bcollect\w*|\bbuffer\w*|\bsequence\b|\bnegat\w*|"
+    r"\binvert\w*|\bper\s+(?:asset|machine|device|topic|sensor)\b|<\s*\w+\s*>",
+    re.IGNORECASE,
+)
+# Sentences about failures: the catch branch and the recipe's own guard cover them.
+_ERROR_SENTENCE = re.compile(
+    r"[^.;\n]*\b(?:throw\w*|errors?|fail\w*|junk|garbage|blows? up|invalid|alarm webhook|"
+    r"not a number|isn'?t a number|dead.?letter|replay)\b[^.;\n]*", re.IGNORECASE)
+_MOVED = re.compile(r"\bonly\s+(?:if|when)\s+it\s+(?:has\s+)?(?:moved|changed?)\b[^.,;]*",
+                    re.IGNORECASE)
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_RANGE_MAP = re.compile(
+    rf"(?P<a>{_NUMBER})\s*(?:-|\.\.|to|…)\s*(?P<b>{_NUMBER})\s*(?:[a-z%°]+\s*)?=\s*"
+    rf"(?P<c>{_NUMBER})\s*(?:-|\.\.|to|…)\s*(?P<d>{_NUMBER})", re.IGNORECASE)
+_UNIT_FACTOR = re.compile(
+    rf"\b1\s*(?P<from>[a-z°%]+)\s*=\s*(?P<factor>{_NUMBER})\s*(?P<to>[a-z°%]+)", re.IGNORECASE)
+_RAW_SCALE = re.compile(r"\braw\b[^.]{0,40}?\b[a-z°%]+\s*[*x×]\s*(?P<mul>10+)\b", re.IGNORECASE)
+_CONVERSIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?:°\s*F|deg\s*F|fahrenheit).{0,80}(?:°\s*C|deg\s*C|celsius)", re.I | re.S),
+     "(v - 32) * 5 / 9"),
+    (re.compile(r"(?:°\s*C|deg\s*C|celsius).{0,80}(?:°\s*F|deg\s*F|fahrenheit)", re.I | re.S),
+     "v * 9 / 5 + 32"),
+    (re.compile(r"\bbar\b.{0,120}\bpsi\b", re.I | re.S), "v * 14.5038"),
+    (re.compile(r"\bpsi\b.{0,120}\bbar\b", re.I | re.S), "v / 14.5038"),
+    (re.compile(r"\bmm\b.{0,120}(?:\bmetres?\b|\bmeters?\b)", re.I | re.S), "v / 1000"),
+    (re.compile(r"\bkw\b.{0,60}\bmw\b", re.I | re.S), "v / 1000"),
+]
+_PARSE_TEXT = re.compile(r"\bpars\w*\b.{0,40}\b(?:number|value|count|digits?)\b", re.I | re.S)
+_FIELD_PICK = re.compile(
+    r"\bonly\s+(?:need|want)\s+(?:the\s+)?[\"']?(?P<field>[A-Za-z_]\w*)", re.IGNORECASE)
+_FORMULA = re.compile(
+    r"\b(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<expr>[A-Za-z_0-9.\s*/+\-()]+?)"
+    r"(?=\s*(?:->|,|;|\.\s|\.$|$|\bin\b|\band\b|\bthen\b|\bpublish))")
+_TIME_KEY = re.compile(r"^(?:ts|time|timestamp|t_?ms|epoch|at|rx|received)$", re.IGNORECASE)
+
+
+@dataclass
+class _Value:
+    expr: str  # JavaScript for the value
+    numeric: bool = True
+
+
+def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """Code for `spec` when it follows a known pattern, else None."""
+    if spec.role == "errors":
+        return _error_report(spec, found, u)
+    alarm: _Alarm | None = None
+    if len(spec.outputs) == 2:
+        alarm = _alarm_output(spec, found)
+        if alarm is None:
+            return None
+    elif len(spec.outputs) != 1:
+        return None
+    if spec.source == "http" and spec.sink_types == ["http response"]:
+        return _fixed_reply(found, u)
+    if spec.source not in ("plc", "opc", "value", "json", "timer"):
+        return None
+    if alarm is None:
+        for special in (_split_words, _delta, _bits_to_state):
+            code = special(spec, found, u)
+            if code is not None:
+                return code
+    text = _ERROR_SENTENCE.sub(" ", u.residual or u.request)
+    if alarm is not None:  # the alarm's clause is handled: it must not read as more logic
+        text = _CONDITION_CLAUSE.sub(" ", text)
+        if alarm.text:
+            text = text.replace(alarm.text, " ")
+    if _PARSE_TEXT.search(text):
+        text = re.sub(r"\blike\s+\S+", " ", text)  # an example of the text to parse
+    if u.deadband is not None or u.changes_only:
+        text = _MOVED.sub(" ", text)  # an rbe node after the function does that part
+    if _LOGIC.search(_without_templates(text, found)):
+        return None
+    code = _value_pipeline(spec, found, u, text,
+                           plain_ok=alarm is not None or spec.topic_map is not None)
+    if code is not None and spec.topic_map is not None:
+        mapping = _topic_mapping(*spec.topic_map)
+        code = None if mapping is None or alarm is not None else f"{mapping}\n{code}"
+    if code is None or alarm is None:
+        return code
+    head, _, last = code.rpartition("\nmsg.payload = ")
+    if not head or not last.endswith(";\nreturn msg;"):
+        return None  # the alarm needs the plain value: a JSON shape says otherwise
+    value = last[: -len(";\nreturn msg;")]
+    message = "{ payload: value }" if alarm.text is None else \
+        f"{{ payload: {json.dumps(alarm.text)} }}"
+    outputs = ["msg", "alarm"] if alarm.index == 1 else ["alarm", "msg"]
+    return (f"{head}\nconst value = {value};\nmsg.payload = value;\n"
+            f"const alarm = value {alarm.op} {alarm.limit:g} ? {message} : null;\n"
+            f"return [{', '.join(outputs)}];")
+
+
+def _topic_mapping(incoming: str, outgoing: str) -> str | None:
+    """JavaScript that sets msg.topic from the incoming topic: the n-th <...> part of
+    `outgoing` takes the n-th + level of `incoming`."""
+    levels = incoming.split("/")
+    wild = [i for i, level in enumerate(levels) if level == "+"]
+    parts = re.split(r"(<[^>/]+>|\{[^}/]+\}|(?<![^/])\+(?![^/]))", outgoing)
+    holes = parts[1::2]
+    if not holes or len(holes) > len(wild):
+        return None
+    pieces = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            pieces.append(f"levels[{wild[i // 2]}]")
+        elif part:
+            pieces.append(json.dumps(part))
+    return ('const levels = String(msg.topic).split("/");\n'
+            f"msg.topic = {' + '.join(pieces)};")
+
+
+@dataclass
+class _Alarm:
+    index: int  # the output that carries the alarm
+    op: str  # JavaScript comparison
+    limit: float
+    text: str | None  # the alarm's fixed text; None sends the value itself
+
+
+_CONDITION_CLAUSE = re.compile(
+    r"\b(?:and\s+|but\s+)?(?:when(?:ever)?|if|once)\b[^,.;]*", re.IGNORECASE)
+_ALARM_SINK = re.compile(r"alarm|alert|warn|high|low|trip|limit|fault|notif", re.IGNORECASE)
+_JS_OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def _alarm_output(spec: FunctionSpec, found: Extracted) -> _Alarm | None:
+    """The second output as an alarm: one limit, one topic that reads as an alarm, and at
+    most one fixed text ("when it's above 65 % send HIGH to dryer/d1/alarm")."""
+    limits = [t for t in found.thresholds if t.op in _JS_OPS and t.kind == "limit"]
+    if len(limits) != 1 or spec.sink_types != ["mqtt out", "mqtt out"]:
+        return None
+    alarming = [i for i, text in enumerate(spec.outputs) if _ALARM_SINK.search(text)]
+    if len(alarming) != 1:
+        return None
+    texts = [lit.value for lit in found.literals if not lit.example]
+    if len(texts) > 1:
+        return None
+    return _Alarm(alarming[0], _JS_OPS[limits[0].op], limits[0].value,
+                  texts[0] if texts else None)
+
+
+def _without_templates(text: str, found: Extracted) -> str:
+    for shape in found.json_shapes:
+        text = text.replace(shape.text, "{}")
+    return text
+
+
+# -- the value pipeline ----------------------------------------------------------------
+
+def _value_pipeline(spec: FunctionSpec, found: Extracted, u: Understanding,
+                    text: str, *, plain_ok: bool = False) -> str | None:
+    lines: list[str] = []
+    values: list[_Value] = []
+    request = found.request
+    if spec.source == "plc":
+        values = _register_values(found)
+        if not values:
+            return None
+        lines.append("const raw = msg.payload;")
+        lines.append('if (!Array.isArray(raw)) throw new Error("expected the register values '
+                     'as an array, got " + JSON.stringify(raw));')
+    elif spec.source == "json":
+        return _json_pipeline(found, u, text)
+    elif spec.source == "timer":
+        values = []
+    elif isinstance(spec.sample.get("payload"), bool):
+        return _bool_to_text(found)
+    elif isinstance(spec.sample.get("payload"), str):
+        return None
+    elif _BROKEN_JSON.search(request):
+        return _parse_json()
+    else:
+        parse_text = _PARSE_TEXT.search(request) is not None
+        lines.append(_number_guard(parse_text))
+        values = [_Value("v" if parse_text else "v ")]  # the space: "not changed yet"
+
+    if len(values) == 1:
+        scaled = _conversion(request, values[0].expr.strip())
+        if scaled is None:
+            return None
+        values = [_Value(scaled if scaled != values[0].expr.strip() else values[0].expr)]
+    decimals = found.decimals[0].places if found.decimals else None
+    if decimals is not None:
+        values = [_Value(_round(v.expr.strip(), decimals)) for v in values]
+
+    shape = _output_shape(found)
+    if shape is None:
+        if len(values) != 1 or (values[0].expr in ("v ", "raw[0]") and not plain_ok):
+            return None  # nothing to reshape that this recipe understands
+        lines.append(f"msg.payload = {values[0].expr.strip()};")
+    else:
+        body = _fill_template(shape, [_Value(v.expr.strip()) for v in values], {})
+        if body is None:
+            return None
+        lines.append(f"msg.payload = {body};")
+    lines.append("return msg;")
+    return "\n".join(lines)
+
+
+_BROKEN_JSON = re.compile(
+    r"\bjson\b.{0,80}\b(?:garbage|truncated|junk|broken|corrupt\w*|invalid|malformed)\b",
+    re.IGNORECASE | re.DOTALL)
+
+
+def _parse_json() -> str:
+    """JSON that may arrive broken: parse it here so a bad frame throws (to the catch)."""
+    return ('if (typeof msg.payload === "string") {\n'
+            "    msg.payload = JSON.parse(msg.payload);\n}\n"
+            'if (msg.payload === null || typeof msg.payload !== "object") {\n'
+            '    throw new Error("not a JSON object: " + JSON.stringify(msg.payload));\n}\n'
+            "return msg;")
+
+
+def _number_guard(parse_text: bool) -> str:
+    if parse_text:
+        return ('const found = typeof msg.payload === "number" ? [String(msg.payload)] : '
+                'String(msg.payload).match(/-?\\d+(?:\\.\\d+)?/);\n'
+                'if (!found) throw new Error("no number in " + JSON.stringify(msg.payload));\n'
+                "const v = Number(found[0]);")
+    return ('const v = typeof msg.payload === "string" && msg.payload.trim() !== "" ? '
+            "Number(msg.payload) : msg.payload;\n"
+            'if (typeof v !== "number" || !isFinite(v)) throw new Error("not a number: " + '
+            "JSON.stringify(msg.payload));")
+
+
+def _round(expr: str, places: int) -> str:
+    scale = 10 ** places
+    return f"Math.round(({expr}) * {scale}) / {scale}"
+
+
+def _factor_expr(expr: str, factor: float) -> str:
+    """`expr * factor`, dividing by a whole number where that is exact (x10 -> / 10)."""
+    if factor == 1:
+        return expr
+    inverse = 1 / factor
+    if abs(inverse - round(inverse)) < 1e-9:
+        return f"{expr} / {round(inverse)}"
+    return f"{expr} * {factor:g}"
+
+
+def _conversion(request: str, expr: str) -> str | None:
+    """The request's unit conversion or range mapping applied to `expr`."""
+    m = _RANGE_MAP.search(request)
+    if m:
+        a, b, c, d = (float(m.group(k)) for k in "abcd")
+        if a == b:
+            return None
+        return f"(({expr}) - {a:g}) / {b - a:g} * {d - c:g} + {c:g}"
+    m = _UNIT_FACTOR.search(request)
+    if m:
+        return f"({expr}) * {float(m.group('factor')):g}"
+    for pattern, formula in _CONVERSIONS:
+        if pattern.search(request):
+            return formula.replace("v", f"({expr})") if expr != "v" else formula
+    return expr
+
+
+def _register_values(found: Extracted) -> list[_Value]:
+    reads = [r for r in found.registers if r.access != "write"]
+    if not reads:
+        return []
+    values: list[_Value] = []
+    offset = 0
+    for reg in reads:
+        factors = _entry_factors(found.request, reg)
+        if reg.data_type in ("uint32", "int32") and reg.words >= 2:
+            hi, lo = (offset, offset + 1) if reg.word_order != "low_first" else (
+                offset + 1, offset)
+            expr = f"(raw[{hi}] * 65536 + raw[{lo}])"
+            if reg.data_type == "int32":
+                expr = f"((raw[{hi}] << 16) | raw[{lo}])"
+            values.append(_Value(_factor_expr(expr, factors[0])))
+            offset += reg.words
+            continue
+        if reg.data_type not in (None, "uint16", "int16"):
+            return []
+        for i in range(reg.count):
+            expr = f"raw[{offset + i}]"
+            if reg.data_type == "int16":
+                expr = f"(raw[{offset + i}] > 32767 ? raw[{offset + i}] - 65536 : " \
+                       f"raw[{offset + i}])"
+            values.append(_Value(_factor_expr(expr, factors[i])))
+        offset += reg.count
+    if reads[0].kind in ("coil", "discrete"):
+        return [_Value(v.expr, numeric=False) for v in values]
+    if len(values) == 1 and values[0].expr == "raw[0]":
+        m = _RAW_SCALE.search(found.request)  # "raw value is bar*100", said apart
+        if m:
+            values = [_Value(f"raw[0] / {m.group('mul')}")]
+    return values
+
+
+def _entry_factors(request: str, reg: Register) -> list[float]:
+    """One scale factor per register of `reg`: a block listed entry by entry ("= freq
+    (0.01 Hz), current (0.1 A), voltage (V)") gets each its own; else the register's."""
+    shared = next((s.factor for s in reg.scales if s.factor is not None), 1.0)
+    count = max(reg.count, 1)
+    tail = request[reg.end:]
+    listed = re.match(r"\s*(?:=|:|are|is|hold\w*)\s*(.+?)(?:\.\s|\.$|;|$)", tail)
+    if listed and count > 1:
+        entries = [e for e in re.split(r",|\band\b", listed.group(1)) if e.strip()]
+        if len(entries) >= count:
+            factors = []
+            for entry in entries[:count]:
+                m = re.search(r"\((?P<f>0\.\d+)|[x×*]\s?(?P<mul>10+)\b", entry)
+                if m and m.group("f"):
+                    factors.append(float(m.group("f")))
+                elif m:
+                    factors.append(1 / float(m.group("mul")))
+                else:
+                    factors.append(1.0)
+            return factors
+    return [shared] * count
+
+
+# -- JSON in -----------------------------------------------------------------------
+
+def _json_pipeline(found: Extracted, u: Understanding, text: str) -> str | None:
+    fields = [k for k in (u.json_in or {})]
+    lines = ["const o = msg.payload;",
+             'if (o === null || typeof o !== "object") throw new Error("expected a JSON '
+             'object, got " + JSON.stringify(o));']
+    computed: dict[str, str] = {}
+    for m in _FORMULA.finditer(text):
+        name, expr = m.group("name"), m.group("expr").strip()
+        names = set(re.findall(r"[A-Za-z_]\w*", expr))
+        if not names or not names <= set(fields) or name in fields:
+            continue
+        for field_name in sorted(names):
+            lines.append(f'if (typeof o.{field_name} !== "number") throw new Error('
+                         f'"{field_name} is missing or not a number");')
+        js = re.sub(r"[A-Za-z_]\w*", lambda k: f"o.{k.group()}", expr)
+        lines.append(f"const {name} = {js};")
+        computed[name] = name
+        for bad in re.finditer(rf"\b{re.escape(name)}\s*(?P<op><=|>=|<|>)\s*(?P<n>{_NUMBER})",
+                               " ".join(_ERROR_SENTENCE.findall(found.request))):
+            lines.append(f"if ({name} {bad.group('op')} {bad.group('n')}) throw new Error("
+                         f'"{name} {bad.group("op")} {bad.group("n")}: " + {name});')
+    pick = _FIELD_PICK.search(found.request)
+    shape = _output_shape(found, u.json_in)
+    decimals = found.decimals[0].places if found.decimals else None
+    if shape is None:
+        if pick and (not fields or pick.group("field") in fields or u.json_in is None):
+            field_name = pick.group("field")
+            lines.append(f'if (!(\"{field_name}\" in o)) throw new Error("no {field_name} '
+                         'in the message");')
+            value = f"o.{field_name}"
+            converted = _conversion(found.request, value)
+            if converted is None:
+                return None
+            if decimals is not None:
+                converted = _round(converted, decimals)
+            lines.append(f"msg.payload = {converted};")
+            lines.append("return msg;")
+            return "\n".join(lines)
+        return None
+    if not computed:
+        return None
+    body = _fill_template(shape, [], {**{f: f"o.{f}" for f in fields}, **computed},
+                          decimals=decimals)
+    if body is None:
+        return None
+    lines.append(f"msg.payload = {body};")
+    lines.append("return msg;")
+    return "\n".join(lines)
+
+
+# -- templates -----------------------------------------------------------------------
+
+_ENTRY = re.compile(
+    r"\s*\"?(?P<key>[A-Za-z_][\w ]*?)\"?\s*(?::\s*(?P<value>\"[^\"]*\"|<[^>]*>|\[[^\]]*\]|"
+    r"[^,}]+))?\s*(?:,|$)")
+
+
+def _output_shape(found: Extracted, arriving: dict[str, object] | None = None) -> str | None:
+    """The one JSON shape the output must have: not the error report's, not the input's."""
+    mine = [s for s in found.json_shapes if not in_error_sentence(found.request, s.start)
+            and not (arriving and set(s.keys) == set(arriving))]
+    shapes = [s for s in mine if s.role == "out"]
+    if not shapes:
+        shapes = [s for s in mine if s.role is None]
+    if len(shapes) != 1:
+        return None
+    return shapes[0].text
+
+
+def _fill_template(shape: str, values: list[_Value], named: dict[str, str], *,
+                   decimals: int | None = None) -> str | None:
+    """JavaScript for the object `shape` describes: literal values kept, time placeholders
+    become Date.now(), named keys take `named` values, the rest take `values` in order."""
+    inner = shape.strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        return None
+    inner = inner[1:-1].strip()
+    if not inner:
+        return None
+    parts: list[str] = []
+    queue = list(values)
+    pos = 0
+    while pos < len(inner):
+        m = _ENTRY.match(inner, pos)
+        if not m or m.end() == pos:
+            return None
+        pos = m.end()
+        key = m.group("key").strip()
+        raw = (m.group("value") or "").strip()
+        expr = _entry_value(key, raw, queue, named, decimals)
+        if expr is None:
+            return None
+        parts.append(f"{json.dumps(key)}: {expr}")
+    if queue:
+        return None  # values left over: the shape does not say where they go
+    return "{ " + ", ".join(parts) + " }"
+
+
+def _entry_value(key: str, raw: str, queue: list[_Value], named: dict[str, str],
+                 decimals: int | None) -> str | None:
+    placeholder = (not raw or raw.startswith("<") or re.fullmatch(r"[a-z]\w{0,2}", raw)
+                   is not None)
+    if raw and not placeholder:
+        try:
+            return json.dumps(json.loads(raw))
+        except ValueError:
+            return None
+    hint = raw.strip("<>").lower()
+    if _TIME_KEY.match(key) or re.search(r"epoch|time|\bms\b|now", hint):
+        if "iso" in hint:
+            return "new Date().toISOString()"
+        return "Date.now()"
+    if key in named:
+        return named[key]
+    for name, expr in named.items():
+        # "work = ..." fills "work_kj": the key is the name with a unit added.
+        if re.fullmatch(rf"{re.escape(name)}_\w+", key, re.IGNORECASE):
+            return _round(expr, decimals) if decimals is not None else expr
+    if queue:
+        return queue.pop(0).expr
+    return None
+
+
+# -- fixed replies and texts ---------------------------------------------------------
+
+_REPLY_WORD = re.compile(
+    r"\b(?:body|answers?|reply|replies|returns?|respond\w*)\s+(?:(?:is|with|just|only)\s+)*"
+    r"[\"']?(?P<word>[A-Z][A-Z0-9_]{1,30})[\"']?(?=[\s(.,]|$)")
+
+
+def _fixed_reply(found: Extracted, u: Understanding) -> str | None:
+    """An endpoint that always answers the same thing ("GET /healthz -> body just OK")."""
+    text = _ERROR_SENTENCE.sub(" ", u.residual or u.request)
+    if _LOGIC.search(_without_templates(text, found)) or u.topics_in or u.registers \
+            or u.opcua_nodes or u.files or u.calls:
+        return None
+    texts = [lit.value for lit in found.literals if not lit.example]
+    if not texts:
+        said = _REPLY_WORD.search(found.request)
+        texts = [said.group("word")] if said else []
+    shape = _output_shape(found)
+    if re.search(r"\?|\bquery\b|\bparam\w*|\bmissing\b|\b4\d\d\b|:\w+",
+                 found.request + "".join(e.path for e in u.served)) \
+            or (shape and re.search(r"\d", shape)):
+        return None  # the answer depends on the request: not a fixed reply
+    if len(texts) == 1 and shape is None:
+        plain = re.search(r"text/plain|plain text", found.request, re.I) is not None
+        lines = [f"msg.payload = {json.dumps(texts[0])};"]
+        if plain:
+            lines.append('msg.headers = { "content-type": "text/plain" };')
+        lines.append("msg.statusCode = 200;")
+        lines.append("return msg;")
+        return "\n".join(lines)
+    if shape is not None and not texts:
+        try:
+            body = json.loads(shape)
+        except ValueError:
+            return None
+        return f"msg.payload = {json.dumps(body)};\nmsg.statusCode = 200;\nreturn msg;"
+    return None
+
+
+def _bool_to_text(found: Extracted) -> str | None:
+    """true/false to two stated words ("send ON / OFF")."""
+    words = [lit.value for lit in found.literals if not lit.example]
+    if len(words) != 2:
+        return None
+    on, off = words
+    return ("const on = msg.payload === true || msg.payload === 1 || "
+            'String(msg.payload).toLowerCase() === "true";\n'
+            f"msg.payload = on ? {json.dumps(on)} : {json.dumps(off)};\nreturn msg;")
+
+
+# -- caught errors -------------------------------------------------------------------
+
+_ORIGINAL = re.compile(r"\boriginal\b|\bunchanged\b|\bas it (?:came|was)\b|\breplay",
+                       re.IGNORECASE)
+_RAW_TEXT = re.compile(r"\braw (?:text|payload|frame|message)\b", re.IGNORECASE)
+
+
+def _error_report(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """A caught error, reported the way the request's error sentence asks."""
+    sentences = [m.group() for m in _ERROR_SENTENCE.finditer(found.request)]
+    about = " ".join(sentences) or found.request
+    outputs = len(spec.outputs)
+    if _ORIGINAL.search(about):
+        body = "delete msg.error;"
+    elif _RAW_TEXT.search(about):
+        body = ('msg.payload = typeof msg.payload === "string" ? msg.payload : '
+                "JSON.stringify(msg.payload);\ndelete msg.error;")
+    else:
+        shapes = [s for s in found.json_shapes if any(s.text in sent for sent in sentences)]
+        if shapes:
+            named = {"source": _SOURCE, "node": _SOURCE, "error": "msg.error.message",
+                     "message": "msg.error.message", "msg": "msg.error.message",
+                     "text": "msg.error.message", "topic": "msg.topic",
+                     "payload": "msg.payload", "value": "msg.payload", "raw": "msg.payload"}
+            body_expr = _fill_template(shapes[0].text, [], named)
+            if body_expr is None:
+                return None
+            body = f"msg.payload = {body_expr};"
+        else:
+            texts = [lit.value for lit in found.literals
+                     if not lit.example and any(lit.text in sent for sent in sentences)]
+            if len(texts) == 1:
+                body = f"msg.payload = {json.dumps(texts[0])};"
+            elif any(t == "http request" for t in spec.sink_types):
+                body = f"msg.payload = {{ error: msg.error.message, source: {_SOURCE} }};"
+            else:  # "put the error text on ...", and what an unspecified report means
+                body = "msg.payload = msg.error.message;"
+    if outputs == 1:
+        return f"{body}\nreturn msg;"
+    copies = ", ".join(["msg"] + ["RED.util.cloneMessage(msg)"] * (outputs - 1))
+    return f"{body}\nreturn [{copies}];"
+
+
+_SOURCE = ("(msg.error.source && (msg.error.source.name || msg.error.source.type + ' ' + "
+           "msg.error.source.id)) || 'unknown'")
+
+
+
+# -- common stateful and bit-level patterns ------------------------------------------
+
+def _split_words(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """A 32-bit number written to two registers: split it into words in the stated order."""
+    writes = [r for r in found.registers if r.access == "write"]
+    if spec.sink_types != ["modbus-write"] or len(writes) != 1 or spec.source != "value":
+        return None
+    reg = writes[0]
+    if reg.data_type not in ("uint32", "int32") or reg.words != 2:
+        return None
+    words = "[hi, lo]" if reg.word_order != "low_first" else "[lo, hi]"
+    low = 0 if reg.data_type == "uint32" else -2147483648
+    high = 4294967295 if reg.data_type == "uint32" else 2147483647
+    return (_number_guard(False) + "\n"
+            f"if (!Number.isInteger(v) || v < {low} || v > {high}) throw new Error("
+            f'"not a {reg.data_type}: " + v);\n'
+            "const u32 = v < 0 ? v + 4294967296 : v;\n"
+            "const hi = Math.floor(u32 / 65536);\nconst lo = u32 % 65536;\n"
+            f"msg.payload = {words};\nreturn msg;")
+
+
+_DELTA = re.compile(r"\b(?:delta|since the (?:previous|last)|difference (?:to|from|against) "
+                    r"the (?:previous|last)|consumption since|increase since)\b", re.IGNORECASE)
+_LOGIC_BUT_DELTA = re.compile(r"\bif\b|\bunless\b|\bmean\b|\baverage\b|\bbits?\b|"
+                              r"\bcount(?:ing|ed)?\b|\bwindow\b|\bformat\w*", re.IGNORECASE)
+
+
+def _delta(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """A running total to the change since the previous reading; the first is skipped."""
+    text = u.residual or u.request
+    if spec.source != "value" or not _DELTA.search(text) or _LOGIC_BUT_DELTA.search(text):
+        return None
+    places = found.decimals[0].places if found.decimals else None
+    # Without stated decimals, round off float noise only (10500.5 - 10490.2).
+    change = _round("v - last", 6 if places is None else places)
+    return (_number_guard(False) + "\n"
+            'const last = context.get("last");\ncontext.set("last", v);\n'
+            "if (last === undefined) return null;  // nothing to compare the first with\n"
+            f"msg.payload = {change};\nreturn msg;")
+
+
+_BIT = re.compile(r"\bbit\s*(?P<bit>\d{1,2})\s*(?:=|:|is|means)\s*(?P<name>[A-Za-z_][\w ]{0,20}?)"
+                  r"(?=\s*(?:,|\.|;|\)|\(|$|\band\b))", re.IGNORECASE)
+_WINS = re.compile(r"\b(?P<a>\w+)\s+(?:wins|has priority|takes priority|overrides)\s+"
+                   r"(?:over\s+)?(?P<b>\w+)", re.IGNORECASE)
+
+
+def _bits_to_state(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """A status word to one state text: "bit 3 = running, bit 5 = fault ... publish
+    RUNNING / STOPPED / FAULT". The states are tested in priority order; the text left
+    over (no bit of its own) is the default."""
+    if spec.source != "plc" or len(found.registers) != 1:
+        return None
+    bits = [(int(m.group("bit")), m.group("name").strip().lower())
+            for m in _BIT.finditer(found.request) if int(m.group("bit")) < 16]
+    bits = [(b, n) for b, n in bits if n not in ("lsb", "msb")]
+    states = [lit.value for lit in found.literals if not lit.example]
+    if len(bits) < 1 or len(states) != len(bits) + 1:
+        return None
+    by_name: dict[str, str] = {}
+    for state in states:
+        for _, name in bits:
+            if state.lower().startswith(name[:4]) or name.startswith(state.lower()[:4]):
+                by_name[name] = state
+    default = [st for st in states if st not in by_name.values()]
+    if len(by_name) != len(bits) or len(default) != 1:
+        return None
+    order = [name for _, name in bits]
+    wins = _WINS.search(found.request)
+    if wins and wins.group("a").lower() in order and wins.group("b").lower() in order:
+        order.remove(wins.group("a").lower())
+        order.insert(0, wins.group("a").lower())
+    else:
+        order.reverse()  # without a stated priority, the higher bit (often a fault) wins
+    bit_of = {name: bit for bit, name in bits}
+    lines = ["const word = Array.isArray(msg.payload) ? msg.payload[0] : msg.payload;",
+             'if (typeof word !== "number") throw new Error("expected the status word, got "'
+             " + JSON.stringify(msg.payload));"]
+    for i, name in enumerate(order):
+        keyword = "if" if i == 0 else "else if"
+        lines.append(f"{keyword} (word & (1 << {bit_of[name]})) msg.payload = "
+                     f"{json.dumps(by_name[name])};")
+    lines.append(f"else msg.payload = {json.dumps(default[0])};")
+    lines.append("return msg;")
+    return "\n".join(lines)

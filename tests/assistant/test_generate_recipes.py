@@ -1,0 +1,209 @@
+"""Function bodies code writes for common patterns: each recipe's code is run in QuickJS on
+messages and its output checked; requests outside the patterns must be declined."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from assistant.generate.functions import FunctionSpec, check_code
+from assistant.generate.jsrun import run_messages
+from assistant.generate.pipeline import generate
+from assistant.generate.recipes import write_by_recipe
+from assistant.generate.skeleton import build_skeleton
+from assistant.generate.understand import understand
+from assistant.models.base import FakeModel
+
+
+def recipe(request: str, role: str = "main") -> tuple[str | None, FunctionSpec]:
+    """The recipe code for the (first) function of `role` the skeleton plans."""
+    u, found = understand(request)
+    skeleton = build_skeleton(u)
+    specs = [s for s in skeleton.functions.values() if s.role == role]
+    assert specs, f"the skeleton planned no {role} function for: {request}"
+    code = write_by_recipe(specs[0], found, u)
+    if code is not None:
+        assert check_code(code, specs[0]) is None, code
+    return code, specs[0]
+
+
+def outputs(code: str, payloads: list[Any], n: int = 1, **extra: Any) -> list[Any]:
+    runs = run_messages(code, [{"payload": p, "topic": "t", **extra} for p in payloads], n)
+    assert all(r.ok for r in runs), [r.error for r in runs]
+    assert len(runs) == len(payloads)
+    return [r.outputs for r in runs]
+
+
+def payload_of(code: str, payload: Any, **extra: Any) -> Any:
+    out = outputs(code, [payload], **extra)[0][0]
+    return None if out is None else out["payload"]
+
+
+def fails(code: str, payload: Any) -> str:
+    run = run_messages(code, [{"payload": payload, "topic": "t"}])[0]
+    assert not run.ok
+    return run.error or ""
+
+
+def test_register_scaled_and_rounded() -> None:
+    code, _ = recipe("every 2 s read holding register 40010 of PLC 10.1.1.5 (value x10) "
+                     "and publish it in °C with 1 decimal on site/oven3/temp")
+    assert code is not None
+    assert payload_of(code, [253]) == 25.3
+    assert payload_of(code, [-7]) == -0.7
+    assert "array" in fails(code, 12)
+
+
+def test_fahrenheit_to_celsius_throws_on_text() -> None:
+    code, _ = recipe("the probe reports degF on lab/bath/f. republish in °C, 1 decimal, "
+                     "on lab/bath/c")
+    assert code is not None
+    assert payload_of(code, 212) == 100
+    assert payload_of(code, "50") == 10
+    assert "not a number" in fails(code, "n/a")
+
+
+def test_loop_current_range() -> None:
+    code, _ = recipe("level probe sends raw mA on tank2/ma. 4-20mA = 0-5 m. publish metres "
+                     "with 2 decimals to tank2/level")
+    assert code is not None
+    assert payload_of(code, 12) == 2.5
+    assert payload_of(code, 4) == 0
+
+
+def test_envelope_template_with_time() -> None:
+    code, _ = recipe('FT-9 flow arrives as a number (m3/h) on area2/ft9. wrap it as '
+                     '{"tag":"FT9","value":<num>,"ts":<epoch ms>} and publish on hist/ft9')
+    assert code is not None
+    before = time.time() * 1000
+    body = payload_of(code, 12.5)
+    assert body["tag"] == "FT9" and body["value"] == 12.5
+    assert body["ts"] >= before - 1000
+
+
+def test_uint32_low_word_first_with_resolution() -> None:
+    code, _ = recipe("water meter at 10.3.3.9 unit 2: volume is uint32 in IR 30011-30012, "
+                     "low word first, resolution 0.1 m3. read it every 5 s -> util/water/m3")
+    assert code is not None
+    assert payload_of(code, [1, 2]) == pytest.approx((2 * 65536 + 1) / 10)
+
+
+def test_block_of_registers_to_named_json() -> None:
+    code, _ = recipe("drive 7 (10.2.2.7, slave 1): input regs 30101..30103 = speed (0.1 rpm), "
+                     "torque (0.01 Nm), temp (°C). read all 3 every 2 s and publish one json "
+                     "{speed_rpm, torque_nm, temp_c} on drives/d7")
+    assert code is not None
+    assert payload_of(code, [15005, 1234, 40]) == {"speed_rpm": 1500.5, "torque_nm": 12.34,
+                                                   "temp_c": 40}
+
+
+def test_formula_on_json_fields_with_error_guard() -> None:
+    code, _ = recipe("dryer batches come on plant/dry/batch as json (batch, wet, dry in kg). "
+                     "calc loss = wet - dry and publish {batch, loss_kg} on plant/dry/loss. if "
+                     "anything throws (missing fields, loss < 0) put the error text on "
+                     "plant/dry/alarm")
+    assert code is not None
+    assert payload_of(code, {"batch": "B1", "wet": 100, "dry": 80}) == {"batch": "B1",
+                                                                         "loss_kg": 20}
+    assert "wet" in fails(code, {"batch": "B2", "dry": 80})
+    assert "loss < 0" in fails(code, {"batch": "B3", "wet": 50, "dry": 80})
+
+
+def test_one_field_per_device_topic() -> None:
+    code, _ = recipe('every pump pushes json like {"flow":3.2,"rpm":1450} to site/pumps/<pump>/'
+                     "data. I only need the flow as a plain number on site/pumps/<pump>/flow")
+    assert code is not None
+    out = outputs(code, [{"flow": 3.2, "rpm": 1450}], topic="site/pumps/p7/data")
+    assert out[0][0]["payload"] == 3.2
+    assert out[0][0]["topic"] == "site/pumps/p7/flow"
+
+
+def test_value_and_alarm_outputs() -> None:
+    code, spec = recipe("oil temp ns=2;s=Gear1.OilTemp on opc.tcp://10.9.9.9:4840 - read it "
+                        "every 5 s, value to gear1/oil_temp, and when it's above 80 °C send HOT "
+                        "to gear1/alarm")
+    assert code is not None and len(spec.outputs) == 2
+    [[value, alarm]] = outputs(code, [85.5], n=2)
+    assert value["payload"] == 85.5 and alarm["payload"] == "HOT"
+    [[value, alarm]] = outputs(code, [60], n=2)
+    assert value["payload"] == 60 and alarm is None
+
+
+def test_status_word_bits_with_priority() -> None:
+    code, _ = recipe("mixer M1, controller 10.6.6.1 uid 1. status word is HR 40020: bit 1 = "
+                     "running, bit 4 = fault. poll it every second and publish RUNNING / IDLE / "
+                     "FAULT on mix/m1/state, fault wins over running")
+    assert code is not None
+    assert payload_of(code, [2]) == "RUNNING"
+    assert payload_of(code, [18]) == "FAULT"
+    assert payload_of(code, [0]) == "IDLE"
+
+
+def test_delta_skips_the_first_reading() -> None:
+    code, _ = recipe("gas meter 4 sends its running m3 total on util/gm4/total. publish the "
+                     "consumption since the previous reading on util/gm4/delta")
+    assert code is not None
+    results = outputs(code, [1000.5, 1003.7, 1003.7])
+    assert results[0] == [None]
+    assert results[1][0]["payload"] == pytest.approx(3.2)
+    assert results[2][0]["payload"] == 0
+
+
+def test_uint32_split_for_a_register_pair() -> None:
+    code, _ = recipe("order quantity comes on mes/l3/qty as a plain integer, may exceed 65535. "
+                     "PLC 10.7.7.7 unit 1 keeps it as UDINT in HR 40501/40502, high word first. "
+                     "write both regs in one FC16")
+    assert code is not None
+    assert payload_of(code, 70000) == [1, 4464]
+    assert "uint32" in fails(code, 1.5)
+
+
+def test_error_reports() -> None:
+    original, _ = recipe("cycle data on plant/p1/cycle (json cycle, a, b). c = a * b -> "
+                         "publish {cycle, c} on plant/p1/c. if a message makes the calc fail, "
+                         "put the original message unchanged on dlq/plant/p1/cycle", "errors")
+    assert original is not None
+    error = {"message": "boom", "source": {"id": "n1", "type": "function", "name": "calc"}}
+    assert payload_of(original, {"cycle": 1}, error=error) == {"cycle": 1}
+    as_json, _ = recipe("TT4 comes in °F on plant/x/tt4 -> convert to °C in a function, publish "
+                        "on plant/x/tt4_c. all errors of that tab go to plant/x/errors as json "
+                        "{source, error}", "errors")
+    assert as_json is not None
+    assert payload_of(as_json, 1, error=error) == {"source": "calc", "error": "boom"}
+
+
+def test_fixed_text_reply() -> None:
+    code, _ = recipe("the load balancer needs GET /alive -> 200 with the body just UP "
+                     "(text/plain)")
+    assert code is not None
+    [[reply]] = outputs(code, [{}])
+    assert reply["payload"] == "UP" and reply["statusCode"] == 200
+    assert reply["headers"]["content-type"] == "text/plain"
+
+
+@pytest.mark.parametrize("request_text", [
+    # state the recipes do not model, routing, formats: these are the model's to write
+    "count the starts of fan F2: plant/f2/running is true/false, publish the number of starts "
+    "on plant/f2/starts",
+    'inspection results on qc/res as json {part, verdict}. route PASS -> qc/ok, FAIL -> qc/bad',
+    "shift events on plant/l2/event (json: who, what). send a text like  Anna: stop  to "
+    "display/l2",
+    "tank 3 has two level probes, LT-31 on plant/t3/lt31 and LT-32 on plant/t3/lt32. put the "
+    "average of their latest values on plant/t3/level",
+])
+def test_requests_outside_the_patterns_are_declined(request_text: str) -> None:
+    code, _ = recipe(request_text)
+    assert code is None
+
+
+def test_a_recipe_flow_needs_no_model() -> None:
+    # The fake has no answers queued: any call to it raises, so the flow must come from code.
+    model = FakeModel.of()
+    outcome = generate("boiler 3 steam pressure comes in psi on plant/b3/psi; republish it in "
+                       "bar with 2 decimals on plant/b3/bar", model)
+    assert outcome.kind == "flow", outcome.message
+    assert model.calls == []
+    [function] = [n for n in outcome.flow if n["type"] == "function"]
+    assert payload_of(function["func"], 145.038) == 10
