@@ -123,7 +123,10 @@ _DEVICE_READS = {"listens", "subscribes", "receives", "reads", "waits", "expects
 _GO = {"go", "goes", "going"}
 _WANT = {"want", "wants", "need", "needs"}
 _OURS = re.compile(
-    r"\b(?:we|i|you|node-?red|nodered|the\s+flow|flow|button|function|endpoint)\b|"
+    r"\b(?:we|i|you|node-?red|nodered|the\s+flow|button|function|endpoint)\b|"
+    # "flow" alone is this flow; a flow meter or flow transmitter is a device
+    r"\bflow\b(?!\s+(?:meters?|rates?|transmitters?|sensors?|switch\w*|computers?|"
+    r"totali[sz]ers?|cells?|controllers?))|"
     r"\b(?:GET|POST|PUT|DELETE|PATCH)\s+/",
     re.I,
 )

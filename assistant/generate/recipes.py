@@ -81,6 +81,12 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
     if spec.role == "errors":
         return _error_report(spec, found, u)
     alarm: _Alarm | None = None
+    if spec.source == "http" and len(spec.sink_types) > 1:
+        return _accept_request(spec, found, u)
+    for shaped in (_route, _file_line):
+        code = shaped(spec, found, u)
+        if code is not None:
+            return code
     if len(spec.outputs) == 2:
         alarm = _alarm_output(spec, found)
         if alarm is None:
@@ -89,6 +95,8 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
         return None
     if spec.source == "http" and spec.sink_types == ["http response"]:
         return _fixed_reply(found, u)
+    if spec.source == "http" and len(spec.sink_types) > 1:
+        return _accept_request(spec, found, u)
     if spec.source not in ("plc", "opc", "value", "json", "timer"):
         return None
     if alarm is None:
@@ -105,10 +113,13 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
         text = re.sub(r"\blike\s+\S+", " ", text)  # an example of the text to parse
     if u.deadband is not None or u.changes_only:
         text = _MOVED.sub(" ", text)  # an rbe node after the function does that part
+    if _filters(found):
+        text = _FILTER_SENTENCE.sub(" ", text)  # the recipe's own filter line does that
     if _LOGIC.search(_without_templates(text, found)):
         return None
     code = _value_pipeline(spec, found, u, text,
-                           plain_ok=alarm is not None or spec.topic_map is not None)
+                           plain_ok=alarm is not None or spec.topic_map is not None
+                           or bool(_filters(found)))
     if code is not None and spec.topic_map is not None:
         mapping = _topic_mapping(*spec.topic_map)
         code = None if mapping is None or alarm is not None else f"{mapping}\n{code}"
@@ -208,6 +219,7 @@ def _value_pipeline(spec: FunctionSpec, found: Extracted, u: Understanding,
     else:
         parse_text = _PARSE_TEXT.search(request) is not None
         lines.append(_number_guard(parse_text))
+        lines += [f"if ({cond}) return null;  // {why}" for cond, why in _filters(found, "v")]
         values = [_Value("v" if parse_text else "v ")]  # the space: "not changed yet"
 
     if len(values) == 1:
@@ -372,15 +384,22 @@ def _json_pipeline(found: Extracted, u: Understanding, text: str) -> str | None:
                                " ".join(_ERROR_SENTENCE.findall(found.request))):
             lines.append(f"if ({name} {bad.group('op')} {bad.group('n')}) throw new Error("
                          f'"{name} {bad.group("op")} {bad.group("n")}: " + {name});')
-    pick = _FIELD_PICK.search(found.request)
+    picked = _FIELD_PICK.search(found.request)
+    pick = picked.group("field") if picked else (
+        _named_field(found, fields) if fields and not computed else None)
     shape = _output_shape(found, u.json_in)
     decimals = found.decimals[0].places if found.decimals else None
     if shape is None:
-        if pick and (not fields or pick.group("field") in fields or u.json_in is None):
-            field_name = pick.group("field")
+        if pick and (not fields or pick in fields or u.json_in is None):
+            field_name = pick
             lines.append(f'if (!(\"{field_name}\" in o)) throw new Error("no {field_name} '
                          'in the message");')
             value = f"o.{field_name}"
+            filters = _filters(found, value)
+            if filters:
+                lines.append(f'if (typeof {value} !== "number") throw new Error('
+                             f'"{field_name} is not a number");')
+                lines += [f"if ({cond}) return null;  // {why}" for cond, why in filters]
             converted = _conversion(found.request, value)
             if converted is None:
                 return None
@@ -656,4 +675,291 @@ def _bits_to_state(spec: FunctionSpec, found: Extracted, u: Understanding) -> st
                      f"{json.dumps(by_name[name])};")
     lines.append(f"else msg.payload = {json.dumps(default[0])};")
     lines.append("return msg;")
+    return "\n".join(lines)
+
+
+# -- an HTTP request that writes somewhere and is answered ----------------------------
+
+_FIELD_TYPE_WORDS = re.compile(r"\b(?:bool\w*|true\s*\|\s*false|number|numeric|int\w*)\b", re.I)
+
+
+def _accept_request(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """POST/PUT a body -> check it -> hand the value(s) to the writes and topics -> answer.
+    A bad body gets a 400 with the reason when the request says 400; otherwise it throws,
+    and the tab's catch answers 500."""
+    sinks = spec.sink_types
+    if spec.source != "http" or len(sinks) < 2 or sinks[-1] != "http response" \
+            or sinks.count("http response") != 1:
+        return None
+    targets = sinks[:-1]
+    if any(t not in ("mqtt out", "modbus-write", "OpcUa-Item") for t in targets):
+        return None
+    shape = next((s for s in found.json_shapes if s.role == "in"), None)
+    if shape is None or not u.json_in:
+        return None
+    kinds = _field_kinds(shape.text)
+    if kinds is None:
+        return None
+    fields = list(kinds)
+    devices = [i for i, t in enumerate(targets) if t != "mqtt out"]
+    if devices and len(devices) != len(fields) and not (len(devices) == 1 and
+                                                         _named_field(found, fields)):
+        return None
+    feeds = fields if len(devices) == len(fields) else [_named_field(found, fields)] * len(
+        devices)
+    writes = [r for r in found.registers if r.access == "write"]
+    reject_400 = re.search(r"\b400\b", found.request) is not None
+    lines = ["const body = msg.payload;",
+             'if (body === null || typeof body !== "object") ' + _reject(
+                 reject_400, '"the body must be a JSON object"')]
+    checked = feeds if devices else fields
+    for name in dict.fromkeys(checked):
+        kind = kinds[name]
+        if kind == "boolean":
+            test = f'typeof body.{name} !== "boolean"'
+            why = f"{name} must be true or false"
+        elif kind == "number":
+            test = f'typeof body.{name} !== "number" || !isFinite(body.{name})'
+            why = f"{name} must be a number"
+        else:
+            test = f"body.{name} === undefined || body.{name} === null || body.{name} === \"\""
+            why = f"{name} is missing"
+        lines.append(f"if ({test}) {_reject(reject_400, json.dumps(why))}")
+        for condition, why in _field_limits(found, name, len(fields) == 1):
+            lines.append(f"if ({condition}) {_reject(reject_400, json.dumps(why))}")
+    outputs: list[str] = []
+    written = "body"
+    for i, target in enumerate(targets):
+        var = f"out{i + 1}"
+        if target == "mqtt out":
+            lines.append(f"const {var} = RED.util.cloneMessage(msg);")
+        else:
+            name = feeds[devices.index(i)]
+            value = f"body.{name}"
+            if target == "modbus-write" and devices.index(i) < len(writes):
+                factor = next((s.factor for s in writes[devices.index(i)].scales
+                               if s.factor), None)
+                if factor:
+                    value = f"Math.round({value} / {factor:g})"
+            if devices.index(i) == 0:
+                written = f"body.{name}"
+            lines.append(f"const {var} = RED.util.cloneMessage(msg);")
+            lines.append(f"{var}.payload = {value};")
+        outputs.append(var)
+    reply_shape = next((s.text for s in found.json_shapes if s.role == "out"), None)
+    reply = '{ "ok": true }'
+    if reply_shape is not None:
+        filled = _fill_template(reply_shape, [_Value(written)], {})
+        if filled is None:
+            filled = _fill_template(reply_shape, [], {})
+        if filled is None:
+            return None
+        reply = filled
+    lines.append(f"msg.payload = {reply};")
+    lines.append("msg.statusCode = 200;")
+    lines.append(f"return [{', '.join(outputs)}, msg];")
+    if reject_400:
+        # A rejected body is answered on the last output only.
+        lines.insert(0, "const reject = (why) => { msg.statusCode = 400; "
+                     "msg.payload = { error: why }; return [" + "null, " * len(targets)
+                     + "msg]; };")
+    return "\n".join(lines)
+
+
+def _reject(reply_400: bool, why: str) -> str:
+    return f"return reject({why});" if reply_400 else f"throw new Error({why});"
+
+
+def _field_kinds(shape: str) -> dict[str, str] | None:
+    """Each body field's kind from the example body: number, boolean or text."""
+    inner = shape.strip()[1:-1]
+    kinds: dict[str, str] = {}
+    pos = 0
+    while pos < len(inner):
+        m = _ENTRY.match(inner, pos)
+        if not m or m.end() == pos:
+            return None
+        pos = m.end()
+        raw = (m.group("value") or "").strip()
+        if re.fullmatch(r"true\s*\|\s*false|false\s*\|\s*true|true|false", raw):
+            kinds[m.group("key").strip()] = "boolean"
+        elif re.fullmatch(rf"{_NUMBER}|n|x|<(?:num\w*|int\w*|n)>", raw):
+            kinds[m.group("key").strip()] = "number"
+        else:
+            kinds[m.group("key").strip()] = "text"
+    return kinds or None
+
+
+def _named_field(found: Extracted, fields: list[str]) -> str:
+    """The one body field the request names outside the example body ("write the rpm")."""
+    text = found.request
+    for shape in found.json_shapes:
+        text = text.replace(shape.text, " ")
+    named = [f for f in fields if re.search(rf"\b{re.escape(f)}\b", text)]
+    return named[0] if len(named) == 1 else (fields[0] if len(fields) == 1 else "")
+
+
+def _field_limits(found: Extracted, name: str, only: bool) -> list[tuple[str, str]]:
+    """Conditions that make `name` invalid: the stated limits near its name (or all of
+    them when it is the only field), and "negative"."""
+    stem = re.escape(name.split("_")[0])
+    checks: list[tuple[str, str]] = []
+    for t in found.thresholds:
+        before = found.request[max(0, t.start - 40):t.start]
+        if not only and not re.search(rf"\b{stem}", before, re.IGNORECASE):
+            continue
+        value = f"body.{name}"
+        if t.op == "range" and t.high is not None:
+            checks.append((f"{value} < {t.value:g} || {value} > {t.high:g}",
+                           f"{name} must be within {t.value:g}..{t.high:g}"))
+        elif t.op in ("gt", "ge"):
+            op = ">" if t.op == "gt" else ">="
+            checks.append((f"{value} {op} {t.value:g}", f"{name} is too high"))
+        elif t.op in ("lt", "le"):
+            op = "<" if t.op == "lt" else "<="
+            checks.append((f"{value} {op} {t.value:g}", f"{name} is too low"))
+    if re.search(rf"\b{stem}\w*\b[^.;]{{0,30}}\bnegative\b", found.request, re.IGNORECASE):
+        checks.append((f"body.{name} < 0", f"{name} must not be negative"))
+    return checks
+
+
+# -- filters ---------------------------------------------------------------------------
+
+_DROP_BEFORE = re.compile(r"\b(?:ignore|drop|discard|reject|skip)\w*\s*(?:all\s+)?$", re.I)
+_PASS_NEAR = re.compile(r"\bonly\s*$", re.IGNORECASE)
+_PASS_AFTER = re.compile(r"^\s*(?:°?\s*\w{0,3}\s*)?(?:is\s+|are\s+)?(?:allowed|accepted|"
+                         r"valid|ok)\b", re.IGNORECASE)
+_FILTER_SENTENCE = re.compile(
+    r"[^.;]*\b(?:ignore|drop|discard|reject|skip|allowed|accepted)\w*\b[^.;]*", re.I)
+_CMP = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def _filters(found: Extracted, value: str = "v") -> list[tuple[str, str]]:
+    """(condition that drops the message, why) for each limit the request states as a
+    filter: "ignore 0 / negative values", "only 4.0-12.0 °C allowed"."""
+    out: list[tuple[str, str]] = []
+    for t in found.thresholds:
+        before = found.request[max(0, t.start - 20):t.start]
+        after = found.request[t.end:t.end + 25]
+        if _DROP_BEFORE.search(before):
+            keep = False
+        elif _PASS_NEAR.search(before) or _PASS_AFTER.search(after):
+            keep = True
+        else:
+            continue
+        if t.op == "range" and t.high is not None:
+            inside = f"{value} >= {t.value:g} && {value} <= {t.high:g}"
+            cond = f"!({inside})" if keep else f"{inside}"
+        elif t.op in _CMP:
+            test = f"{value} {_CMP[t.op]} {t.value:g}"
+            cond = f"!({test})" if keep else test
+        else:
+            continue
+        out.append((cond, f"{'only' if keep else 'drops'} {t.text}"))
+    return out
+
+
+# -- routing by value ----------------------------------------------------------------
+
+_TOPIC_OF = re.compile(r"\(MQTT topic (?P<topic>[^)\s]+)\)")
+
+
+def _route(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """One output per value: "PASS -> qc/released, FAIL -> qc/blocked"; others dropped."""
+    if spec.source not in ("json", "value") or len(spec.outputs) < 2 \
+            or any(t != "mqtt out" for t in spec.sink_types):
+        return None
+    keys: list[str] = []
+    for text in spec.outputs:
+        m = _TOPIC_OF.search(text)
+        if not m:
+            return None
+        at = found.request.find(m.group("topic"))
+        lead = re.search(r"(?P<key>[A-Za-z0-9_.-]+)[\"']?\s*(?:->|→|=>|:|goes to|to)\s*$",
+                         found.request[max(0, at - 30):at])
+        if at < 0 or not lead:
+            return None
+        keys.append(lead.group("key"))
+    if len(set(keys)) != len(keys):
+        return None
+    fields = list(u.json_in or {})
+    field_name = None
+    if spec.source == "json":
+        named = [f for f in fields if re.search(rf"\b{re.escape(f)}\s+(?:is|=|:|can be)\s+"
+                                                 rf"{re.escape(keys[0])}", found.request)]
+        if len(named) != 1:
+            return None
+        field_name = named[0]
+    value = f"msg.payload.{field_name}" if field_name else "msg.payload"
+    table = ", ".join(f"{json.dumps(k)}: {i}" for i, k in enumerate(keys))
+    guard = ('if (msg.payload === null || typeof msg.payload !== "object") return null;\n'
+             if field_name else "")
+    return (f"{guard}const port = ({{ {table} }})[String({value}).trim()];\n"
+            "if (port === undefined) return null;  // a value with no route is dropped\n"
+            f"const out = new Array({len(keys)}).fill(null);\nout[port] = msg;\nreturn out;")
+
+
+# -- lines for a file ------------------------------------------------------------------
+
+_COLUMNS = re.compile(r"\bcolumns?\s*(?::|are|=)\s*(?P<list>[^.;\n]+)", re.IGNORECASE)
+_HEADER = re.compile(r"\bheader(?:\s+(?:row|line))?\s+(?P<list>[\w]+(?:\s*[,;]\s*\w+)+)", re.I)
+_ADD_TIME = re.compile(r"\badd(?:ing)?\s+(?:a\s+)?(?:field|key|property)\s+[\"']?(?P<name>\w+)"
+                       r"[\"']?\s+with\s+the\s+(?:time|timestamp|date)", re.IGNORECASE)
+_TIME_COLUMN = re.compile(r"^(?:iso\s*)?(?:time|ts|timestamp|date|datetime|time\s*stamp|when)"
+                          r"$", re.IGNORECASE)
+_TEXT_COLUMN = re.compile(r"^(?:text|payload|value|message|msg|alarm|event|data)$", re.I)
+
+
+def _file_line(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """A message as one line of a .jsonl or .csv file."""
+    if spec.source not in ("json", "value") or spec.sink_types != ["file"]:
+        return None
+    files = [f.path for f in found.files if f.mode == "append" or f.path.endswith(
+        (".csv", ".jsonl"))]
+    path = files[0] if files else ""
+    request = found.request
+    if path.endswith(".jsonl") or re.search(r"\bjson (?:object )?per line|one json object "
+                                            r"per line|json lines\b", request, re.I):
+        added = _ADD_TIME.search(request)
+        extra = f", {{ {json.dumps(added.group('name'))}: new Date().toISOString() }}" \
+            if added else ""
+        return ('const o = typeof msg.payload === "object" && msg.payload !== null ? '
+                "msg.payload : { value: msg.payload };\n"
+                f"msg.payload = JSON.stringify(Object.assign({{}}, o{extra}));\nreturn msg;")
+    listed = _COLUMNS.search(request)
+    header = _HEADER.search(request)
+    if not path.endswith((".csv", ".tsv", ".txt")) or not (listed or header):
+        return None
+    sep = ";" if re.search(r"semicolon", request, re.I) else (
+        "\t" if re.search(r"\btab\b", request, re.I) else ",")
+    names = [c.strip() for c in re.split(r"[,;]|\band\b", (listed or header).group("list"))
+             if c.strip()]  # type: ignore[union-attr]
+    fields = list(u.json_in or {})
+    cells: list[str] = []
+    for name in names:
+        if name in fields:
+            cells.append(f"o.{name}")
+        elif _TIME_COLUMN.match(name):
+            cells.append("new Date().toISOString()")
+        elif name.lower() == "topic":
+            cells.append("msg.topic")
+        elif _TEXT_COLUMN.match(name) and spec.source == "value":
+            cells.append("msg.payload")
+        else:
+            return None
+    wants_header = header is not None and not re.search(r"\bno header", request, re.I)
+    lines = ["const o = msg.payload;"] if spec.source == "json" else []
+    if spec.source == "json":
+        lines.append('if (o === null || typeof o !== "object") throw new Error("expected a '
+                     'JSON object, got " + JSON.stringify(o));')
+    quote = ('const cell = (v) => { const s = v === undefined || v === null ? "" : String(v); '
+             f'return /[{re.escape(sep)}"\\n]/.test(s) ? \'"\' + s.replace(/"/g, \'""\') + \'"\''
+             " : s; };")
+    lines.append(quote)
+    lines.append(f"let line = [{', '.join(cells)}].map(cell).join({json.dumps(sep)});")
+    if wants_header:
+        lines.append('if (!context.get("header_written")) {  // the first line, once\n'
+                     f"    line = {json.dumps(sep.join(names))} + \"\\n\" + line;\n"
+                     '    context.set("header_written", true);\n}')
+    lines.append("msg.payload = line;\nreturn msg;")
     return "\n".join(lines)

@@ -207,3 +207,68 @@ def test_a_recipe_flow_needs_no_model() -> None:
     assert model.calls == []
     [function] = [n for n in outcome.flow if n["type"] == "function"]
     assert payload_of(function["func"], 145.038) == 10
+
+
+def test_post_body_checked_written_and_answered() -> None:
+    code, spec = recipe('need a POST endpoint /api/pump4/speed for the SCADA, body {"hz": 42.5}. '
+                        "write the hz into the VFD, holding register 40101, slave 3 behind "
+                        'gateway 10.4.4.4. reply {"done":true}. missing hz or more than 60 -> 400')
+    assert code is not None and spec.sink_types == ["modbus-write", "http response"]
+    [[write, reply]] = outputs(code, [{"hz": 42.5}], n=2)
+    assert write["payload"] == 42.5
+    assert reply["payload"] == {"done": True} and reply["statusCode"] == 200
+    for bad in ({"hz": 75}, {"speed": 10}, "text"):
+        [[write, reply]] = outputs(code, [bad], n=2)
+        assert write is None and reply["statusCode"] == 400 and reply["payload"]["error"]
+
+
+def test_post_without_400_throws_for_the_catch() -> None:
+    code, _ = recipe('POST /api/lot/open with {"lot":"..","kg":n} -> put it on plant/lots/open '
+                     'and answer 200 {"ok":true}. if something blows up (lot missing, kg not a '
+                     "number) the caller must get a 500 with the error message")
+    assert code is not None
+    [[forward, reply]] = outputs(code, [{"lot": "L1", "kg": 5}], n=2)
+    assert forward["payload"] == {"lot": "L1", "kg": 5} and reply["payload"] == {"ok": True}
+    assert "kg must be a number" in fails(code, {"lot": "L2", "kg": "lots"})
+
+
+def test_limits_stated_as_filters() -> None:
+    code, _ = recipe("line speed setpoint from mqtt l4/speed/set (plain number) -> opc ua "
+                     "ns=2;s=L4.SpeedSP, datatype Double, endpoint opc.tcp://10.4.0.4:4840. "
+                     "ignore 0 / negative values")
+    assert code is not None
+    assert payload_of(code, 12.5) == 12.5
+    assert payload_of(code, 0) is None and payload_of(code, -3) is None
+    code, _ = recipe('dosing setpoint: DCS publishes json like {"sp": 2.5, "by": "op1"} on '
+                     "dcs/dose/sp_cmd. write sp to ns=2;s=Dose.SP (Double) on "
+                     "opc.tcp://10.5.0.5:4840. only 1.0-5.0 allowed, anything else just drop it")
+    assert code is not None
+    assert payload_of(code, {"sp": 2.5, "by": "op1"}) == 2.5
+    assert payload_of(code, {"sp": 7, "by": "op1"}) is None
+
+
+def test_route_by_value() -> None:
+    code, spec = recipe("checks come in on plant/qc/check as json {part, result}, result is OK "
+                        "/ NOK. route the msg: OK -> plant/qc/good, NOK -> plant/qc/scrap. "
+                        "anything else just drop")
+    assert code is not None and len(spec.outputs) == 2
+    [[good, scrap]] = outputs(code, [{"part": "P1", "result": "NOK"}], n=2)
+    assert good is None and scrap["payload"]["part"] == "P1"
+    assert outputs(code, [{"part": "P2", "result": "MAYBE"}], n=2) == [[None, None]]
+
+
+def test_file_lines() -> None:
+    code, _ = recipe("flow meter FT2 reports each batch on plant/ft2/batch as json {litres, "
+                     "secs}. log it to /data/logs/ft2.csv with a header row ts,litres,secs at "
+                     "the top (only once) then one row per batch")
+    assert code is not None
+    first, second = outputs(code, [{"litres": 5.5, "secs": 3}, {"litres": 6, "secs": 4}])
+    assert first[0]["payload"].startswith("ts,litres,secs\n")
+    assert first[0]["payload"].endswith(",5.5,3")
+    assert "ts,litres" not in second[0]["payload"] and second[0]["payload"].endswith(",6,4")
+    code, _ = recipe("scale 2 publishes every weighing on plant/sc2/weight (json). write them "
+                     "to /data/sc2.jsonl, one json object per line, and add a field at with "
+                     "the time we received it")
+    assert code is not None
+    line = payload_of(code, {"kg": 12.5})
+    assert line.startswith('{"kg":12.5,"at":"') and "\n" not in line
