@@ -932,8 +932,9 @@ def _file_line(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | 
         return None
     sep = ";" if re.search(r"semicolon", request, re.I) else (
         "\t" if re.search(r"\btab\b", request, re.I) else ",")
-    names = [c.strip() for c in re.split(r"[,;]|\band\b", (listed or header).group("list"))
-             if c.strip()]  # type: ignore[union-attr]
+    source = listed or header
+    assert source is not None
+    names = [c.strip() for c in re.split(r"[,;]|\band\b", source.group("list")) if c.strip()]
     fields = list(u.json_in or {})
     cells: list[str] = []
     for name in names:
