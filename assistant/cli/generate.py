@@ -29,6 +29,16 @@ class LazyModel:
         self._requested = name
         self._quiet = quiet
         self._model: Model | None = None
+        if name is not None:
+            # A misspelt name is an error even when this request would need no model.
+            from assistant.models.base import ModelError
+            from assistant.models.registry import get_spec
+
+            try:
+                get_spec(name)
+            except ModelError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(1)
 
     def get(self) -> Model:
         if self._model is None:

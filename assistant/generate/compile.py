@@ -55,6 +55,8 @@ def compile_plan(
         if node.get("name") == "_DEFAULT_":
             node["name"] = ""
         node.update(node_plan.props)
+        if isinstance(node.get("scope"), list):  # catch/status/complete name plan keys
+            node["scope"] = [ids.get(key, key) for key in node["scope"]]
         for prop, config_key in node_plan.configs.items():
             node[prop] = config_ids[config_key]
         x, y = positions[node_plan.key]

@@ -83,7 +83,8 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
     alarm: _Alarm | None = None
     if spec.source == "http" and len(spec.sink_types) > 1:
         return _accept_request(spec, found, u)
-    for shaped in (_route, _file_line):
+    for shaped in (_route, _file_line, _mean_of_latest, _count_starts, _coil_states,
+                   _csv_of_listed_fields):
         code = shaped(spec, found, u)
         if code is not None:
             return code
@@ -918,6 +919,10 @@ def _file_line(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | 
         (".csv", ".jsonl"))]
     path = files[0] if files else ""
     request = found.request
+    whole = [f.path for f in found.files if f.mode == "overwrite"]
+    if not files and len(whole) == 1 and whole[0].endswith(".json"):
+        return ('msg.payload = typeof msg.payload === "string" ? msg.payload : '
+                "JSON.stringify(msg.payload);\nreturn msg;")
     if path.endswith(".jsonl") or re.search(r"\bjson (?:object )?per line|one json object "
                                             r"per line|json lines\b", request, re.I):
         added = _ADD_TIME.search(request)
@@ -964,3 +969,82 @@ def _file_line(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | 
                      '    context.set("header_written", true);\n}')
     lines.append("msg.payload = line;\nreturn msg;")
     return "\n".join(lines)
+
+
+# -- more state: the mean of several sources, counting starts ---------------------------
+
+_MEAN = re.compile(r"\b(?:mean|average|avg)\b", re.IGNORECASE)
+_STARTS = re.compile(r"\b(?:count|number of)\b.{0,40}?\b(?:starts?|rising edges?|switch-?ons?|"
+                     r"times? (?:it|the \w+) (?:starts|turns on|goes true))\b", re.I | re.S)
+
+
+def _mean_of_latest(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """"the mean of their latest values every time one of them updates": one value per
+    topic kept in context, the mean of those known so far sent on each update."""
+    text = u.residual or u.request
+    if spec.source != "value" or len(u.topics_in) < 2 or not _MEAN.search(text) \
+            or len(spec.outputs) != 1 or re.search(r"\bwindow|\blast \d+|\bper (?:min|hour)",
+                                                   text, re.I):
+        return None
+    places = found.decimals[0].places if found.decimals else 6
+    return (_number_guard(False) + "\n"
+            'const latest = context.get("latest") || {};\nlatest[msg.topic] = v;\n'
+            'context.set("latest", latest);\nconst values = Object.values(latest);\n'
+            f"msg.payload = {_round('values.reduce((a, b) => a + b, 0) / values.length', places)};"
+            "\nreturn msg;")
+
+
+def _count_starts(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """Starts counted on a true/false signal that repeats itself: only false -> true counts."""
+    if spec.source != "value" or len(spec.outputs) != 1 or not _STARTS.search(found.request) \
+            or not isinstance(spec.sample.get("payload"), bool):
+        return None
+    return ('const on = msg.payload === true || msg.payload === 1 || '
+            'String(msg.payload).toLowerCase() === "true";\n'
+            'const was = context.get("was_on");\ncontext.set("was_on", on);\n'
+            "if (!on || was === true) return null;  // not a start: off, or still running\n"
+            'const starts = (context.get("starts") || 0) + 1;\ncontext.set("starts", starts);\n'
+            "msg.payload = starts;\nreturn msg;")
+
+
+def _coil_states(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """Coils or discrete inputs as true/false: the read pads them to whole bytes, so keep
+    only the ones asked for."""
+    reads = [r for r in found.registers if r.access != "write"]
+    if spec.source != "plc" or len(spec.outputs) != 1 or not reads \
+            or any(r.kind not in ("coil", "discrete") for r in reads) \
+            or found.thresholds or found.literals or _output_shape(found) is not None:
+        return None
+    count = sum(r.count for r in reads)
+    value = f"raw.slice(0, {count}).map(Boolean)" if count > 1 else "Boolean(raw[0])"
+    return ("const raw = msg.payload;\n"
+            'if (!Array.isArray(raw)) throw new Error("expected the states as an array, got " '
+            "+ JSON.stringify(raw));\n"
+            f"msg.payload = {value};\nreturn msg;")
+
+
+def _csv_of_listed_fields(spec: FunctionSpec, found: Extracted,
+                          u: Understanding) -> str | None:
+    """"make one line batch,recipe,kg,end": the named fields of a JSON message as one
+    comma-separated line (no header unless asked for)."""
+    fields = list(u.json_in or {})
+    if spec.source != "json" or len(spec.outputs) != 1 or len(fields) < 2 \
+            or spec.sink_types == ["file"]:
+        return None
+    text = _without_templates(found.request, found)
+    if not re.search(r"\bcsv\b|\bcomma|\bsemicolon", text, re.IGNORECASE):
+        return None
+    for m in re.finditer(r"\b\w+(?:\s*([,;])\s*\w+)+\b", text):
+        if not re.search(r"\b(?:lines?|csv|columns?|rows?|as|like)\s*:?\s*$",
+                         text[max(0, m.start() - 20):m.start()], re.IGNORECASE):
+            continue  # a list describing the input, not the line to make
+        names = re.split(r"\s*[,;]\s*", m.group())
+        if len(names) >= 2 and all(n in fields for n in names):
+            sep = m.group(1)
+            cells = ", ".join(f"o.{n}" for n in names)
+            return ("const o = msg.payload;\n"
+                    'if (o === null || typeof o !== "object") throw new Error("expected a JSON '
+                    'object, got " + JSON.stringify(o));\n'
+                    f"msg.payload = [{cells}].map((v) => v === undefined || v === null ? \"\" "
+                    f": String(v)).join({json.dumps(sep)});\nreturn msg;")
+    return None

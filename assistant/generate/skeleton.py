@@ -10,6 +10,7 @@ request states; the only part left to the model is the reshaping code, described
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,8 @@ _TRANSFORM = re.compile(
     r"[<>]=?\s*-?\d|calc\w*|\bsum\b|\bmean|average|\bcount|format|text like|\bcsv\b|"
     r"line like|\bbits?\b|uint|int32|float|divid\w*|multipl\w*|round|metres|meters|kwh|"
     r"\bdelta|\bprevious\b|\bsince the\b|differen\w*|\bfield|timestamp|envelope|lookup|"
-    r"\bpars\w*|\bextract|as text|\bnet\b|"
+    r"\bpars\w*|\bextract|as text|\bnet\b|\bwindow|\bhighest|\blowest|\bmax(?:imum)?\b|"
+    r"\bmin(?:imum)?\b|\bpeak|"
     r"\bratio|\bpercent|4-20|\binvert|\bnegat\w*|\bstate\b|\bon\b ?/ ?\boff\b|plain number|"
     r"\bwords?\b|\bmerge|combine|\bpair|split|\btemplate|\bmessage like|column|comma|"
     r"separated|semicolon|\biso\b|time ?stamp|epoch|\bheader|\blines?\b|\brows?\b|jsonl|"
@@ -119,6 +121,11 @@ class _Builder:
         self.plan = Plan(name=_title(u.request))
         self.functions: dict[str, FunctionSpec] = {}
         self.counter = 0
+        self.kept: dict[str, str] = {}  # a "keep value" change node -> the write it feeds
+
+    def sink_type(self, key: str) -> str:
+        """The node type a sink writes to, looking through a "keep value" step before it."""
+        return self.kept.get(key, self.plan.node(key).type)
 
     def key(self, stem: str) -> str:
         self.counter += 1
@@ -394,18 +401,11 @@ def build_skeleton(u: Understanding) -> Skeleton:
     gets = [c for c in u.calls if c.method == "GET"]
     if gets and chain and (u.topics_out or u.served or len(u.calls) > len(gets)):
         call = gets[0]
-        if "<" in call.url or "{" in call.url:
-            prefix = re.split(r"[<{]", call.url, maxsplit=1)[0]
-            url_node = b.add("change", "url", "puts the message into the URL",
-                             name="build url", rules=[{
-                                 "t": "set", "p": "url", "pt": "msg",
-                                 "to": f'"{prefix}" & $string(payload)', "tot": "jsonata"}])
-            for h in chain:
-                b.plan.wire(h, url_node)
-            chain = [url_node]
+        # A URL with a slot for the message ("/api/items/<code>"): the node's own URL
+        # takes the payload through its mustache syntax.
+        url = re.sub(r"<[^>/]+>|\{[^}/]+\}", "{{{payload}}}", call.url)
         fetch = b.add("http request", "get", f"GET {call.url}", name=f"GET {call.url}",
-                      method="GET", url="" if "<" in call.url or "{" in call.url else call.url,
-                      ret="obj", paytoqs="ignore", headers=[])
+                      method="GET", url=url, ret="obj", paytoqs="ignore", headers=[])
         for h in chain:
             b.plan.wire(h, fetch)
         chain = [fetch]
@@ -433,6 +433,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
                           f"{u.topics_in[0]}; msg.payload to publish there"))
         else:
             sinks.append((key, f"(MQTT topic {topic}): msg.payload to publish there"))
+    write_ends: dict[str, str] = {}  # a write's sink key -> the node whose output says done
     for reg in writes:
         props = {"name": f"write {reg.text or _describe_register(reg)}", **_write_props(reg),
                  "keepMsgProperties": True}
@@ -444,6 +445,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
         many = " (an array, one value per register)" if reg.count > 1 else ""
         sinks.append((key, f"(PLC {reg.text or _describe_register(reg)}): msg.payload = the "
                       f"value to write, {value}{many}"))
+        write_ends[key] = key
     for node in opc_writes:
         item = b.add("OpcUa-Item", "item", f"names {node.node_id}", name=node.node_id,
                      item=node.node_id, datatype=node.datatype or "Double")
@@ -451,6 +453,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
         b.plan.wire(item, client)
         sinks.append((item, f"(OPC UA variable {node.node_id}, {node.datatype or 'Double'}): "
                       "msg.payload = the value to write"))
+        write_ends[item] = client
     for call in u.calls:
         url = call.url
         dynamic = "<" in url or "{" in url
@@ -470,10 +473,12 @@ def build_skeleton(u: Understanding) -> Skeleton:
             verb = "append as one line" if f.mode == "append" else "write as the whole file"
             sinks.append((key, f"(file {f.path}, written by the next node): msg.payload = "
                           f"the text to {verb}"))
+            write_ends[key] = key
     if u.served:
         reply = b.add("http response", "reply", "answers the HTTP caller", name="reply")
         sinks.append((reply, "(HTTP reply to the caller): msg.payload = the body, "
                       "msg.statusCode = the status (200 unless stated)"))
+    sinks = _acknowledge_writes(b, sinks, write_ends)
     error_sinks: list[tuple[str, str]] = []
     if u.wants_errors:
         error_sinks = [s for s in sinks if _ERROR_SINK.search(b.plan.node(s[0]).props.get(
@@ -576,7 +581,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
         b.functions[key] = FunctionSpec(task=task, input=arrival, hints=hints,
                                         outputs=[text for _, text in sinks], source=source,
                                         topic_map=topic_map,
-                                        sink_types=[b.plan.node(k).type for k, _ in sinks],
+                                        sink_types=[b.sink_type(k) for k, _ in sinks],
                                         sample={"payload": sample, "topic": "t"})
     elif chain:
         feed = chain
@@ -632,10 +637,71 @@ def _error_branch(b: _Builder, sinks: list[tuple[str, str]],
               "type/name the node that failed; msg.payload is still the payload of the "
               "message that failed",
         outputs=[text for _, text in sinks],
-        role="errors", source="error", sink_types=[b.plan.node(k).type for k, _ in sinks],
+        role="errors", source="error", sink_types=[b.sink_type(k) for k, _ in sinks],
         sample={"payload": "bad input", "topic": "t",
                 "error": {"message": "boom", "source": {"id": "a1", "type": "function",
                                                         "name": "calc"}}})
+
+
+_ACK_CUE = re.compile(
+    r"(?:\back\w*|\bconfirm\w*|\bonce (?:the |it(?:'s| is| was| has been)? ?)?(?:write|"
+    r"written|stored|saved)\w*(?: went| is| has)?(?: thr?u\w*| done| finished)?|"
+    r"\b(?:when|after) the write\b[^.;]{0,40})[^.;]{0,80}$", re.IGNORECASE)
+_ACK_FAILS = re.compile(r"\b(?:fail\w*|error)\b[^.;]{0,60}\b(?:say|tell|report|publish|"
+                        r"send)\w*\b|\b(?:say|tell|report)\w* so\b", re.IGNORECASE)
+
+
+def _acknowledge_writes(b: _Builder, sinks: list[tuple[str, str]],
+                        write_ends: dict[str, str]) -> list[tuple[str, str]]:
+    """"write it ... and once the write went thru publish 'loaded <code>' on X": the topic
+    X hangs off the write's own output, so the confirmation means the write happened. The
+    value is kept in msg.written on the way in (an OPC UA write answers with a status)."""
+    if len(write_ends) != 1:
+        return sinks
+    request = b.u.request
+    acks = []
+    for key, text in sinks:
+        node = b.plan.node(key)
+        topic = str(node.props.get("topic", ""))
+        at = request.find(topic) if node.type == "mqtt out" and topic else -1
+        if at >= 0 and _ACK_CUE.search(request[max(0, at - 120):at]):
+            acks.append((key, text))
+    if len(acks) != 1:
+        return sinks
+    ack_key = acks[0][0]
+    [(write_key, end)] = write_ends.items()
+    keep = b.add("change", "keep", "keeps the value to write for the confirmation",
+                 name="keep value", rules=[{"t": "set", "p": "written", "pt": "msg",
+                                            "to": "payload", "tot": "msg"}])
+    b.plan.wire(keep, write_key)
+    b.kept[keep] = b.sink_type(write_key)
+    texts = list(b.u.literals)
+    slot = next((t for t in texts if re.search(r"<[^>]+>", t)), None)
+    if slot is not None:
+        head, _, tail = re.split(r"(<[^>]+>)", slot, maxsplit=1)
+        to = " & ".join(part for part in (json.dumps(head) if head else "",
+                                           "$string(written)",
+                                           json.dumps(tail) if tail else "") if part)
+        rule = {"t": "set", "p": "payload", "pt": "msg", "to": to, "tot": "jsonata"}
+    elif len(texts) == 1:
+        rule = {"t": "set", "p": "payload", "pt": "msg", "to": texts[0], "tot": "str"}
+    else:
+        rule = {"t": "set", "p": "payload", "pt": "msg", "to": "OK", "tot": "str"}
+    done = b.add("change", "done", "confirms once the write has finished",
+                 name="confirm", rules=[rule])
+    b.plan.wire(end, done)
+    b.plan.wire(done, ack_key)
+    at = request.find(str(b.plan.node(ack_key).props.get("topic", "")))
+    if _ACK_FAILS.search(request[at:]):
+        catch = b.add("catch", "failed", "catches a failed write", name="write failed",
+                      scope=[end], uncaught=False)
+        failed = b.add("change", "nack", "reports the failure on the same topic",
+                       name="failed", rules=[{"t": "set", "p": "payload", "pt": "msg",
+                                              "to": '"FAILED: " & error.message',
+                                              "tot": "jsonata"}])
+        b.plan.chain(catch, failed, ack_key)
+    rest = [(k, t) for k, t in sinks if k not in (ack_key, write_key)]
+    return [*rest, (keep, dict(sinks)[write_key])]
 
 
 def _pick_first(b: _Builder, chain: list[str]) -> str:

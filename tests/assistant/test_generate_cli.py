@@ -18,8 +18,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 # A request no recipe covers, so the model must be loaded to write its function.
-NEEDS_CODE = ("count the starts of pump P1: plant/p1/running is true/false, publish the number "
-              "of starts on plant/p1/starts")
+NEEDS_CODE = ("vibration of mill 4 comes on plant/m4/vib. keep a 10 minute rolling window and "
+              "publish the highest value in it on plant/m4/vib_max")
 
 def _ask(*args: str, stdin: str | None = None, env_data: Path | None = None,
          timeout: float = 300) -> subprocess.CompletedProcess[str]:

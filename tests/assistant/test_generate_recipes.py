@@ -185,13 +185,13 @@ def test_fixed_text_reply() -> None:
 
 @pytest.mark.parametrize("request_text", [
     # state the recipes do not model, routing, formats: these are the model's to write
-    "count the starts of fan F2: plant/f2/running is true/false, publish the number of starts "
-    "on plant/f2/starts",
+    "vibration of mill 4 comes on plant/m4/vib. keep a 10 minute rolling window and publish "
+    "the highest value in it on plant/m4/vib_max",
     'inspection results on qc/res as json {part, verdict}. route PASS -> qc/ok, FAIL -> qc/bad',
     "shift events on plant/l2/event (json: who, what). send a text like  Anna: stop  to "
     "display/l2",
-    "tank 3 has two level probes, LT-31 on plant/t3/lt31 and LT-32 on plant/t3/lt32. put the "
-    "average of their latest values on plant/t3/level",
+    "good and reject counts of line 2 come on plant/l2/good and plant/l2/reject. publish the "
+    "scrap rate in % on plant/l2/scrap_rate",
 ])
 def test_requests_outside_the_patterns_are_declined(request_text: str) -> None:
     code, _ = recipe(request_text)
@@ -272,3 +272,84 @@ def test_file_lines() -> None:
     assert code is not None
     line = payload_of(code, {"kg": 12.5})
     assert line.startswith('{"kg":12.5,"at":"') and "\n" not in line
+
+
+def test_mean_of_the_latest_value_per_topic() -> None:
+    code, _ = recipe("silo 2 has two load cells, WT-21 on plant/silo2/wt21 and WT-22 on "
+                     "plant/silo2/wt22 (both t). put the average of their latest values on "
+                     "plant/silo2/weight every time one of them updates")
+    assert code is not None
+    runs = run_messages(code, [{"payload": 10, "topic": "plant/silo2/wt21"},
+                               {"payload": 14, "topic": "plant/silo2/wt22"},
+                               {"payload": 12, "topic": "plant/silo2/wt21"}])
+    assert [r.outputs[0]["payload"] for r in runs if r.outputs] == [10, 12, 13]
+
+
+def test_starts_counted_on_a_repeating_signal() -> None:
+    code, _ = recipe("count the starts of compressor C2. plant/air/c2/running is true/false, "
+                     "repeated every 10 s. publish the number of starts on plant/air/c2/starts")
+    assert code is not None
+    results = outputs(code, [False, True, True, False, False, True])
+    sent = [r[0]["payload"] for r in results if r[0] is not None]
+    assert sent == [1, 2]
+
+
+def test_coils_are_trimmed_to_the_ones_asked_for() -> None:
+    code, _ = recipe("a button that reads the 3 door switches (coils 00005-00007) of PLC "
+                     "10.8.8.8 uid 1 and publishes them as json array of true/false on "
+                     "site/doors/snapshot")
+    assert code is not None
+    assert payload_of(code, [1, 0, 1, 0, 0, 0, 0, 0]) == [True, False, True]
+
+
+def test_listed_fields_become_one_csv_line() -> None:
+    code, _ = recipe('ERP wants lot records as csv text. from plant/lots/done ({"lot":"L7",'
+                     '"kg":12.5,"line":"L2"}) make one line lot,line,kg - no header - and '
+                     "publish it on erp/inbound/lots")
+    assert code is not None
+    assert payload_of(code, {"lot": "L7", "kg": 12.5, "line": "L2"}) == "L7,L2,12.5"
+
+
+def _flow(request: str) -> list[dict[str, Any]]:
+    outcome = generate(request, FakeModel.of())
+    assert outcome.kind == "flow" and outcome.flow is not None, outcome.message
+    return outcome.flow
+
+
+def test_a_confirmation_hangs_off_the_write_itself() -> None:
+    flow = _flow("filler 2 recipe select: a recipe code comes in on fill/f2/recipe_select. "
+                 "write it into ns=3;s=Filler2.Recipe (String), server "
+                 "opc.tcp://10.2.2.20:4840, and once the write went thru publish 'active "
+                 "<code>' on fill/f2/recipe_ack")
+    by_id = {n["id"]: n for n in flow}
+    client = next(n for n in flow if n["type"] == "OpcUa-Client")
+    confirm = by_id[client["wires"][0][0]]
+    assert confirm["type"] == "change"
+    assert confirm["rules"][0]["to"] == '"active " & $string(written)'
+    assert by_id[confirm["wires"][0][0]]["topic"] == "fill/f2/recipe_ack"
+    # The value is kept before the write: the client answers with a status code.
+    keep = next(n for n in flow if n["type"] == "change" and n["rules"][0]["p"] == "written")
+    assert by_id[keep["wires"][0][0]]["type"] == "OpcUa-Item"
+
+
+def test_a_failed_file_write_is_reported_on_the_ack_topic() -> None:
+    flow = _flow("setpoints for oven 2 come on plant/oven2/sp/push as json. write them to "
+                 "/data/oven2/sp.json (replace the file) and only when the write has finished "
+                 "confirm on plant/oven2/sp/ack. if the write fails say so on the same ack "
+                 "topic")
+    by_id = {n["id"]: n for n in flow}
+    writer = next(n for n in flow if n["type"] == "file")
+    ack = next(n for n in flow if n.get("topic") == "plant/oven2/sp/ack")
+    confirm = by_id[writer["wires"][0][0]]
+    assert confirm["wires"][0] == [ack["id"]]
+    catch = next(n for n in flow if n["type"] == "catch")
+    assert catch["scope"] == [writer["id"]]
+    assert by_id[catch["wires"][0][0]]["wires"][0] == [ack["id"]]
+
+
+def test_a_lookup_url_takes_the_payload_in_its_own_template() -> None:
+    flow = _flow("scanner 2 publishes each order number on plant/pack/scan2/order. look it up "
+                 "in the ERP: GET http://10.1.2.3:8080/api/orders/<order>, and put whatever "
+                 "comes back on plant/pack/scan2/order_info")
+    [get] = [n for n in flow if n["type"] == "http request"]
+    assert get["url"] == "http://10.1.2.3:8080/api/orders/{{{payload}}}"
