@@ -80,7 +80,9 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
     """Code for `spec` when it follows a known pattern, else None."""
     if spec.role == "errors":
         return _error_report(spec, found, u)
-    alarm: _Alarm | None = None
+    if spec.source in ("http", "http_latest") and spec.sink_types == ["http response"]:
+        return _query_reply(spec, found, u) or _latest_reply(spec, found, u) \
+            or (_fixed_reply(found, u) if spec.source == "http" else None)
     if spec.source == "http" and len(spec.sink_types) > 1:
         return _accept_request(spec, found, u)
     for shaped in (_route, _file_line, _mean_of_latest, _count_starts, _coil_states,
@@ -88,16 +90,13 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
         code = shaped(spec, found, u)
         if code is not None:
             return code
+    alarm: _Alarm | None = None
     if len(spec.outputs) == 2:
         alarm = _alarm_output(spec, found)
         if alarm is None:
             return None
     elif len(spec.outputs) != 1:
         return None
-    if spec.source == "http" and spec.sink_types == ["http response"]:
-        return _fixed_reply(found, u)
-    if spec.source == "http" and len(spec.sink_types) > 1:
-        return _accept_request(spec, found, u)
     if spec.source not in ("plc", "opc", "value", "json", "timer"):
         return None
     if alarm is None:
@@ -1047,4 +1046,95 @@ def _csv_of_listed_fields(spec: FunctionSpec, found: Extracted,
                     'object, got " + JSON.stringify(o));\n'
                     f"msg.payload = [{cells}].map((v) => v === undefined || v === null ? \"\" "
                     f": String(v)).join({json.dumps(sep)});\nreturn msg;")
+    return None
+
+
+# -- endpoints that answer from the request's query or from the latest MQTT values ------
+
+def _query_reply(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """GET /tools/bar2psi?bar=6.5 -> {"bar": 6.5, "psi": 94.27}: the number in the query,
+    converted; a missing or non-numeric value is a 400."""
+    if spec.source != "http" or spec.sink_types != ["http response"]:
+        return None
+    asked = [m for e in found.http_endpoints
+             for m in re.finditer(r"[?&](?P<name>[A-Za-z_]\w*)=", e.text)]
+    shape = _output_shape(found)
+    if len(asked) != 1 or shape is None:
+        return None
+    name = asked[0].group("name")
+    converted = _conversion(found.request, "v")
+    if converted is None or converted == "v":
+        return None
+    if found.decimals:
+        converted = _round(converted, found.decimals[0].places)
+    inner = shape.strip()[1:-1]
+    parts: list[str] = []
+    pos = 0
+    while pos < len(inner):
+        m = _ENTRY.match(inner, pos)
+        if not m or m.end() == pos:
+            return None
+        pos = m.end()
+        key = m.group("key").strip()
+        parts.append(f"{json.dumps(key)}: {'v' if key == name else converted}")
+    return (f"const raw = (msg.req && msg.req.query) ? msg.req.query.{name} : undefined;\n"
+            'const v = raw === undefined || String(raw).trim() === "" ? NaN : Number(raw);\n'
+            "if (!isFinite(v)) {\n    msg.statusCode = 400;\n"
+            f'    msg.payload = {{ error: "{name} is missing or not a number" }};\n'
+            "    return msg;\n}\n"
+            f"msg.payload = {{ {', '.join(parts)} }};\nmsg.statusCode = 200;\nreturn msg;")
+
+
+def _latest_reply(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """An endpoint that answers from the latest MQTT value(s) kept in flow context."""
+    if spec.source != "http_latest" or spec.sink_types != ["http response"] \
+            or len(u.topics_in) != 1:
+        return None
+    topic = u.topics_in[0]
+    plain = re.search(r"text/plain|plain text", found.request, re.I) is not None
+    header = 'msg.headers = { "content-type": "text/plain" };\n' if plain else ""
+    texts = [lit for lit in found.literals if not lit.example]
+    if "+" not in topic and len(texts) == 2:
+        # "answer 200 "READY" when its true, otherwise 503 "NOT READY""
+        codes = []
+        for lit in texts:
+            code = re.search(r"(\d{3})\s*[\"']?\s*$", found.request[max(0, lit.start - 8):
+                                                                    lit.start])
+            codes.append(int(code.group(1)) if code else 200)
+        return ('const v = flow.get("latest");\n'
+                'const yes = v === true || v === 1 || String(v).toLowerCase() === "true";\n'
+                f"msg.payload = yes ? {json.dumps(texts[0].value)} : "
+                f"{json.dumps(texts[1].value)};\n"
+                f"msg.statusCode = yes ? {codes[0]} : {codes[1]};\n{header}return msg;")
+    params = [p for e in u.served for p in re.findall(r":(\w+)", e.path)]
+    shape = _output_shape(found)
+    if "+" in topic and len(params) == 1 and shape is not None and topic.count("+") == 1:
+        # GET /machines/<machine> -> the latest value of plant/hall2/<machine>/state
+        head, tail = topic.split("+", 1)
+        param = params[0]
+        inner = shape.strip()[1:-1]
+        parts: list[str] = []
+        pos = 0
+        value_used = False
+        while pos < len(inner):
+            m = _ENTRY.match(inner, pos)
+            if not m or m.end() == pos:
+                return None
+            pos = m.end()
+            key = m.group("key").strip()
+            if key == param or key.startswith(param[:4]):
+                parts.append(f"{json.dumps(key)}: id")
+            elif not value_used:
+                parts.append(f"{json.dumps(key)}: value")
+                value_used = True
+            else:
+                return None
+        missing = 404 if re.search(r"\b404\b", found.request) else 404
+        return (f"const id = ((msg.req && msg.req.params) || {{}}).{param};\n"
+                'const latest = flow.get("latest_by_topic") || {};\n'
+                f"const value = latest[{json.dumps(head)} + id + {json.dumps(tail)}];\n"
+                "if (value === undefined) {\n"
+                f"    msg.statusCode = {missing};\n"
+                f'    msg.payload = {{ error: "nothing heard from " + id }};\n    return msg;\n}}\n'
+                f"msg.payload = {{ {', '.join(parts)} }};\nmsg.statusCode = 200;\nreturn msg;")
     return None

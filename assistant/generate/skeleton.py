@@ -582,7 +582,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
                                         outputs=[text for _, text in sinks], source=source,
                                         topic_map=topic_map,
                                         sink_types=[b.sink_type(k) for k, _ in sinks],
-                                        sample={"payload": sample, "topic": "t"})
+                                        sample=_sample_message(source, sample))
     elif chain:
         feed = chain
         if reads_sample_is_array(arrival):
@@ -702,6 +702,14 @@ def _acknowledge_writes(b: _Builder, sinks: list[tuple[str, str]],
         b.plan.chain(catch, failed, ack_key)
     rest = [(k, t) for k, t in sinks if k not in (ack_key, write_key)]
     return [*rest, (keep, dict(sinks)[write_key])]
+
+
+def _sample_message(source: str, payload: Any) -> dict[str, Any]:
+    """The message a function is tried on: an HTTP request also carries msg.req."""
+    msg: dict[str, Any] = {"payload": payload, "topic": "t"}
+    if source.startswith("http"):
+        msg["req"] = {"query": {}, "params": {}, "headers": {}}
+    return msg
 
 
 def _pick_first(b: _Builder, chain: list[str]) -> str:

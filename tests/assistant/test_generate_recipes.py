@@ -353,3 +353,46 @@ def test_a_lookup_url_takes_the_payload_in_its_own_template() -> None:
                  "comes back on plant/pack/scan2/order_info")
     [get] = [n for n in flow if n["type"] == "http request"]
     assert get["url"] == "http://10.1.2.3:8080/api/orders/{{{payload}}}"
+
+
+def _request(payload: Any = None, **req: Any) -> dict[str, Any]:
+    return {"payload": payload or {}, "topic": "t",
+            "req": {"query": req.get("query", {}), "params": req.get("params", {})}}
+
+
+def test_a_query_value_is_converted_or_refused() -> None:
+    code, _ = recipe("helper url for the fitters, celsius to fahrenheit: GET /tools/c2f?c=20 "
+                     'should give back {"c":20,"f":68.0} (f 1 decimal). if c is missing or not '
+                     "a number answer 400")
+    assert code is not None
+    [ok] = run_messages(code, [_request(query={"c": "37"})])
+    assert ok.outputs is not None and ok.outputs[0]["payload"] == {"c": 37, "f": 98.6}
+    for query in ({"c": "warm"}, {}):
+        [bad] = run_messages(code, [_request(query=query)])
+        assert bad.outputs is not None and bad.outputs[0]["statusCode"] == 400
+
+
+def test_an_endpoint_answers_from_the_latest_flag() -> None:
+    code, _ = recipe('the crane asks GET /api/bay2/clear before moving. the clear bit comes on '
+                     'mqtt plant/bay2/clear (true/false). answer 200 "CLEAR" when its true, '
+                     'otherwise 409 "BLOCKED" (also before the first value). plain text')
+    assert code is not None
+    [before] = run_messages(code, [_request()])
+    assert before.outputs is not None
+    assert (before.outputs[0]["statusCode"], before.outputs[0]["payload"]) == (409, "BLOCKED")
+    runs = run_messages("flow.set('latest', true);\n" + code, [_request()])
+    assert runs[0].outputs is not None
+    assert (runs[0].outputs[0]["statusCode"], runs[0].outputs[0]["payload"]) == (200, "CLEAR")
+
+
+def test_an_endpoint_answers_per_device_from_the_latest_values() -> None:
+    code, _ = recipe("pumps in station 4 publish their mode as text (AUTO / MAN ...) on "
+                     "plant/ps4/<pump>/mode. need GET /api/ps4/pumps/<pump> returning "
+                     '{"pump":"p1","mode":"AUTO"}, 404 for a pump we never heard from')
+    assert code is not None
+    seeded = 'flow.set("latest_by_topic", {"plant/ps4/p2/mode": "MAN"});\n' + code
+    [known, unknown] = run_messages(seeded, [_request(params={"pump": "p2"}),
+                                             _request(params={"pump": "p9"})])
+    assert known.outputs is not None and unknown.outputs is not None
+    assert known.outputs[0]["payload"] == {"pump": "p2", "mode": "MAN"}
+    assert unknown.outputs[0]["statusCode"] == 404
