@@ -1129,12 +1129,11 @@ def _latest_reply(spec: FunctionSpec, found: Extracted, u: Understanding) -> str
                 value_used = True
             else:
                 return None
-        missing = 404 if re.search(r"\b404\b", found.request) else 404
         return (f"const id = ((msg.req && msg.req.params) || {{}}).{param};\n"
                 'const latest = flow.get("latest_by_topic") || {};\n'
                 f"const value = latest[{json.dumps(head)} + id + {json.dumps(tail)}];\n"
                 "if (value === undefined) {\n"
-                f"    msg.statusCode = {missing};\n"
+                "    msg.statusCode = 404;\n"
                 f'    msg.payload = {{ error: "nothing heard from " + id }};\n    return msg;\n}}\n'
                 f"msg.payload = {{ {', '.join(parts)} }};\nmsg.statusCode = 200;\nreturn msg;")
     return None
