@@ -396,3 +396,13 @@ def test_an_endpoint_answers_per_device_from_the_latest_values() -> None:
     assert known.outputs is not None and unknown.outputs is not None
     assert known.outputs[0]["payload"] == {"pump": "p2", "mode": "MAN"}
     assert unknown.outputs[0]["statusCode"] == 404
+
+
+def test_a_log_line_follows_the_example() -> None:
+    code, _ = recipe("welder 3: for every msg on plant/weld3/spot (json current_kA, time_ms) "
+                     "append a line to /data/logs/weld3.log like  2024-06-01 08:00:00 "
+                     "current=9.5kA time=120ms")
+    assert code is not None
+    line = payload_of(code, {"current_kA": 10.25, "time_ms": 118})
+    assert line.endswith(" current=10.25kA time=118ms")
+    assert len(line.split(" ")[0]) == 10 and line[4] == "-"  # a local date first
