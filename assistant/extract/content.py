@@ -155,6 +155,8 @@ def find_json_shapes(text: str, sentences: Sentences, claims: Claims) -> list[Js
             r"^\s*(?:->|=>)\s*(?:publish|send|put)", text[end : end + 20], re.I
         ):
             role = "out"
+        if re.match(r"^\s*to\s+/[\w/:<>{}-]", text[end : end + 30]):
+            role = "in"  # "they POST json {...} to /api/logbook": the body we receive
         claims.add(start, end)
         found.append(
             JsonShape(text=body, start=start, end=end, keys=tuple(dict.fromkeys(keys)), role=role)

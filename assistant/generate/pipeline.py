@@ -17,6 +17,7 @@ from assistant.extract import Extracted
 from assistant.generate.compile import compile_plan
 from assistant.generate.functions import FunctionSpec, check_code, write_function
 from assistant.generate.hints import function_hints
+from assistant.generate.lanes import build_lanes
 from assistant.generate.recipes import write_by_recipe
 from assistant.generate.result import Outcome, Stage
 from assistant.generate.safety import check_request
@@ -80,7 +81,9 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
 
     options.progress("planning")
     t0 = time.monotonic()
-    skeleton = build_skeleton(u)
+    lanes = build_lanes(text, u)
+    skeleton = lanes.skeleton if lanes else build_skeleton(u)
+    contexts = lanes.contexts if lanes else {}
     stages.append(Stage("planning", time.monotonic() - t0))
 
     notes = list(skeleton.plan.notes)
@@ -89,7 +92,8 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
     # model's; only the rest go to the model.
     by_model: dict[str, FunctionSpec] = {}
     for key, spec in skeleton.functions.items():
-        code = write_by_recipe(spec, found, u)
+        lane_u, lane_found = contexts.get(key, (u, found))
+        code = write_by_recipe(spec, lane_found, lane_u)
         if code is not None and check_code(code, spec) is None:
             skeleton.plan.node(key).props["func"] = code
         else:
@@ -101,7 +105,8 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
         options.progress("writing code")
         t0 = time.monotonic()
         for key, spec in by_model.items():
-            spec.hints += function_hints(found, spec.input) if spec.role == "main" else []
+            lane_found = contexts.get(key, (u, found))[1]
+            spec.hints += function_hints(lane_found, spec.input) if spec.role == "main" else []
             try:
                 written = write_function(
                     model, spec, repairs=options.repairs, on_token=options.on_token,

@@ -32,7 +32,7 @@ _TRANSFORM = re.compile(
     r"\bmin(?:imum)?\b|\bpeak|"
     r"\bratio|\bpercent|4-20|\binvert|\bnegat\w*|\bstate\b|\bon\b ?/ ?\boff\b|plain number|"
     r"\bwords?\b|\bmerge|combine|\bpair|split|\btemplate|\bmessage like|column|comma|"
-    r"separated|semicolon|\biso\b|time ?stamp|epoch|\bheader|\blines?\b|\brows?\b|jsonl|"
+    r"separated|semicolon|\biso\b|time ?stamp|epoch|\bheader|\blines?\b(?! ?\d)|\brows?\b|jsonl|"
     r"\badd(?:ed|s)?\b|\bwith\b.{0,20}\bappended|\bprefix|suffix|\blike\s*[\"'{]",
     re.IGNORECASE,
 )
@@ -396,7 +396,7 @@ def build_skeleton(u: Understanding) -> Skeleton:
             chain = [reader]
             source = "file"
             fetch_input = f"msg.payload is the content of {f.path} as one string"
-            sample = "a,b\n1,2\n"
+            sample = '{"name": "A1", "value": 1}' if f.path.endswith(".json") else "a,b\n1,2\n"
     # A GET is a fetch when something else is the destination: its reply flows on.
     gets = [c for c in u.calls if c.method == "GET"]
     if gets and chain and (u.topics_out or u.served or len(u.calls) > len(gets)):

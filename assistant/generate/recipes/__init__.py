@@ -46,6 +46,7 @@ from assistant.generate.recipes.text import (
     _error_report,
     _file_line,
     _route,
+    file_content,
     key_value_line,
 )
 from assistant.generate.recipes.values import (
@@ -69,7 +70,7 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
     if spec.source == "http" and len(spec.sink_types) > 1:
         return _accept_request(spec, found, u)
     for shaped in (_route, _file_line, _mean_of_latest, _count_starts, _coil_states,
-                   _csv_of_listed_fields, key_value_line):
+                   _csv_of_listed_fields, key_value_line, file_content):
         code = shaped(spec, found, u)
         if code is not None:
             return code

@@ -77,7 +77,7 @@ def _accept_request(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
             or sinks.count("http response") != 1:
         return None
     targets = sinks[:-1]
-    if any(t not in ("mqtt out", "modbus-write", "OpcUa-Item") for t in targets):
+    if any(t not in ("mqtt out", "modbus-write", "OpcUa-Item", "file") for t in targets):
         return None
     shape = next((s for s in found.json_shapes if s.role == "in"), None)
     if shape is None or not u.json_in:
@@ -86,18 +86,22 @@ def _accept_request(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
     if kinds is None:
         return None
     fields = list(kinds)
-    devices = [i for i, t in enumerate(targets) if t != "mqtt out"]
+    devices = [i for i, t in enumerate(targets) if t not in ("mqtt out", "file")]
     if devices and len(devices) != len(fields) and not (len(devices) == 1 and
                                                          _named_field(found, fields)):
         return None
     feeds = fields if len(devices) == len(fields) else [_named_field(found, fields)] * len(
         devices)
     writes = [r for r in found.registers if r.access == "write"]
-    reject_400 = re.search(r"\b400\b", found.request) is not None
+    # A bad body is answered 400 unless the request routes errors to a catch (a throw);
+    # fields are only checked when the request says what a bad body is.
+    said_400 = re.search(r"\b400\b", found.request) is not None
+    reject_400 = said_400 or not u.wants_errors
+    validate = said_400 or u.wants_errors
     lines = ["const body = msg.payload;",
              'if (body === null || typeof body !== "object") ' + _reject(
                  reject_400, '"the body must be a JSON object"')]
-    checked = feeds if devices else fields
+    checked = (feeds if devices else fields) if validate else []
     for name in dict.fromkeys(checked):
         kind = kinds[name]
         if kind == "boolean":
@@ -118,6 +122,9 @@ def _accept_request(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
         var = f"out{i + 1}"
         if target == "mqtt out":
             lines.append(f"const {var} = RED.util.cloneMessage(msg);")
+        elif target == "file":
+            lines.append(f"const {var} = RED.util.cloneMessage(msg);")
+            lines.append(f"{var}.payload = {_file_content(found, fields)};")
         else:
             name = feeds[devices.index(i)]
             value = f"body.{name}"
@@ -287,3 +294,15 @@ def _latest_reply(spec: FunctionSpec, found: Extracted, u: Understanding) -> str
                 f'    msg.payload = {{ error: "nothing heard from " + id }};\n    return msg;\n}}\n'
                 f"msg.payload = {{ {', '.join(parts)} }};\nmsg.statusCode = 200;\nreturn msg;")
     return None
+
+
+def _file_content(found: Extracted, fields: list[str]) -> str:
+    """What a request body becomes in a file: one JSON line (with the server's time when
+    asked), the one field the request names ("store the zpl text"), or the body as JSON."""
+    if any(f.path.endswith(".jsonl") for f in found.files):
+        if re.search(r"\btime ?stamp|\bserver time|\breceived\b", found.request, re.I):
+            return 'JSON.stringify(Object.assign({}, body, { ts: new Date().toISOString() }))'
+        return "JSON.stringify(body)"
+    stored = [f for f in fields if re.search(
+        rf"\b(?:store|save|write|keep)\s+(?:the\s+)?{re.escape(f)}\b", found.request, re.I)]
+    return f"String(body.{stored[0]})" if len(stored) == 1 else "JSON.stringify(body)"

@@ -76,6 +76,12 @@ def _file_line(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | 
         (".csv", ".jsonl"))]
     path = files[0] if files else ""
     request = found.request
+    if spec.source == "value" and files and not path.endswith((".csv", ".jsonl")) \
+            and re.search(r"\bwith (?:a |the )?(?:time ?stamp|date|time)\b", request, re.I) \
+            and not re.search(r"\blike\b|\bcolumns?\b|\bformat", request, re.I):
+        # "log every event text ... with a timestamp": the time, then the text
+        return ('msg.payload = new Date().toISOString() + " " + (typeof msg.payload === '
+                '"string" ? msg.payload : JSON.stringify(msg.payload));\nreturn msg;')
     whole = [f.path for f in found.files if f.mode == "overwrite"]
     if not files and len(whole) == 1 and whole[0].endswith(".json"):
         return ('msg.payload = typeof msg.payload === "string" ? msg.payload : '
@@ -254,3 +260,18 @@ def key_value_line(spec: FunctionSpec, found: Extracted, u: Understanding) -> st
             'got " + JSON.stringify(o));\n'
             + (_STAMP_JS if uses_stamp else "")
             + f"msg.payload = {' + '.join(pieces)};\nreturn msg;")
+
+
+def file_content(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """A file read on the way to a reply or a topic: text as it is (plain text for an HTTP
+    caller when asked), or parsed when the request says the content is JSON."""
+    if spec.source != "file" or len(spec.outputs) != 1:
+        return None
+    if spec.sink_types == ["http response"]:
+        plain = re.search(r"text/plain|plain text|as text", found.request, re.I) is not None
+        header = 'msg.headers = { "content-type": "text/plain" };\n' if plain else ""
+        return f"{header}msg.statusCode = 200;\nreturn msg;"
+    if spec.sink_types == ["mqtt out"] and re.search(r"\bjson\b", found.request, re.I):
+        return ('if (typeof msg.payload === "string") msg.payload = JSON.parse(msg.payload);'
+                "\nreturn msg;")
+    return None
