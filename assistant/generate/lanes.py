@@ -138,7 +138,7 @@ def build_lanes(request: str, whole: Understanding) -> Lanes | None:
     contexts: dict[str, tuple[Understanding, Extracted]] = {}
     for i, text in enumerate(texts, 1):
         u, found = understand(text)
-        skeleton = build_skeleton(u)
+        skeleton = build_skeleton(u, found)
         prefix = f"l{i}"
 
         def key(k: str, prefix: str = prefix) -> str:

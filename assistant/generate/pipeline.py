@@ -82,7 +82,7 @@ def generate(request: str, model: Model | None, options: Options | None = None) 
     options.progress("planning")
     t0 = time.monotonic()
     lanes = build_lanes(text, u)
-    skeleton = lanes.skeleton if lanes else build_skeleton(u)
+    skeleton = lanes.skeleton if lanes else build_skeleton(u, found)
     contexts = lanes.contexts if lanes else {}
     stages.append(Stage("planning", time.monotonic() - t0))
 

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.extract import Extracted
 from assistant.generate.functions import FunctionSpec
 from assistant.generate.plan import Plan, PlanConfig, PlanNode
 from assistant.generate.understanding import Device, RegisterRef, Understanding
@@ -256,9 +257,17 @@ def needs_transform(request: str) -> bool:
     return bool(_TRANSFORM.search(request))
 
 
-def build_skeleton(u: Understanding) -> Skeleton:
-    """Lay out the flow for what `u` names."""
+def build_skeleton(u: Understanding, found: Extracted | None = None) -> Skeleton:
+    """Lay out the flow for what `u` names (`found`, when given, allows the patterns that
+    need the request's exact wording, such as supervision with a timeout)."""
     b = _Builder(u)
+    if found is not None:
+        from assistant.generate.watchdog import build_watchdog
+
+        watchdog = build_watchdog(b, found)
+        if watchdog is not None:
+            return watchdog
+        b = _Builder(u)  # a pattern that declined may have added nodes
     request = u.request
     reads = [r for r in u.registers if not r.write]
     writes = [r for r in u.registers if r.write]

@@ -406,3 +406,31 @@ def test_a_log_line_follows_the_example() -> None:
     line = payload_of(code, {"current_kA": 10.25, "time_ms": 118})
     assert line.endswith(" current=10.25kA time=118ms")
     assert len(line.split(" ")[0]) == 10 and line[4] == "-"  # a local date first
+
+
+def test_a_schedule_sends_the_newest_message_with_fields_added() -> None:
+    code, spec = recipe("oven 4 counters come as json on plant/oven4/counters, many times a "
+                        "minute. every 10 minutes POST only the newest one to "
+                        'http://10.9.9.9/api/counters, with "oven":"oven4" added to the body')
+    assert code is not None and spec.source == "latest"
+    assert run_messages(code, [{"payload": 1, "topic": "t"}])[0].outputs == [None]
+    seeded = 'flow.set("latest", {"good": 5});\n' + code
+    assert payload_of(seeded, 1) == {"good": 5, "oven": "oven4"}
+
+
+def test_supervision_arms_a_trigger_that_the_answer_resets() -> None:
+    flow = _flow("press 2 clamp supervision: after a clamp cmd on plant/p2/cmd (payload clamp) "
+                 "the feedback plant/p2/fb/clamped = true has to come within 4s. if it "
+                 'doesn\'t, publish "CLAMP FAILED p2" on plant/p2/alarm')
+    by_id = {n["id"]: n for n in flow}
+    [trigger] = [n for n in flow if n["type"] == "trigger"]
+    assert (trigger["op2"], trigger["duration"], trigger["units"]) == ("CLAMP FAILED p2", "4",
+                                                                       "s")
+    assert by_id[trigger["wires"][0][0]]["topic"] == "plant/p2/alarm"
+    feeding = [n for n in flow if trigger["id"] in sum(n.get("wires", []), [])]
+    kinds = sorted(n["type"] for n in feeding)
+    assert kinds == ["change", "switch"]  # the reset, and the command filtered to "clamp"
+    reset = next(n for n in feeding if n["type"] == "change")
+    assert reset["rules"][0]["p"] == "reset"
+    command = next(n for n in feeding if n["type"] == "switch")
+    assert command["rules"][0]["v"] == "clamp"

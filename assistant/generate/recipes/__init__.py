@@ -39,6 +39,7 @@ from assistant.generate.recipes.state import (
     _count_starts,
     _delta,
     _mean_of_latest,
+    _send_latest,
     _split_words,
 )
 from assistant.generate.recipes.text import (
@@ -70,7 +71,7 @@ def write_by_recipe(spec: FunctionSpec, found: Extracted, u: Understanding) -> s
     if spec.source == "http" and len(spec.sink_types) > 1:
         return _accept_request(spec, found, u)
     for shaped in (_route, _file_line, _mean_of_latest, _count_starts, _coil_states,
-                   _csv_of_listed_fields, key_value_line, file_content):
+                   _csv_of_listed_fields, key_value_line, file_content, _send_latest):
         code = shaped(spec, found, u)
         if code is not None:
             return code

@@ -150,3 +150,40 @@ def _coil_states(spec: FunctionSpec, found: Extracted, u: Understanding) -> str 
             'if (!Array.isArray(raw)) throw new Error("expected the states as an array, got " '
             "+ JSON.stringify(raw));\n"
             f"msg.payload = {value};\nreturn msg;")
+
+
+_ADDED = re.compile(r"\bwith\s+(?P<pairs>\"\w+\"\s*:\s*(?:\"[^\"]*\"|-?\d+(?:\.\d+)?|true|false)"
+                    r"(?:\s*,\s*\"\w+\"\s*:\s*(?:\"[^\"]*\"|-?\d+(?:\.\d+)?|true|false))*)\s+"
+                    r"(?:added|included|in it|on top)", re.IGNORECASE)
+_STAMPED_PAIRS = re.compile(r"\b(?:timestamp|time|ts)(?P<sep>[;,|\t])\w+=", re.IGNORECASE)
+
+
+def _send_latest(spec: FunctionSpec, found: Extracted, u: Understanding) -> str | None:
+    """A schedule sends what arrived last: the newest message (with stated fields added),
+    or one line with the latest value per device ("timestamp;t1=55.2;t2=71.5")."""
+    if spec.source != "latest" or len(spec.outputs) != 1:
+        return None
+    pairs = _STAMPED_PAIRS.search(found.request)
+    if pairs and len(u.topics_in) == 1 and u.topics_in[0].count("+") == 1:
+        level = u.topics_in[0].split("/").index("+")
+        sep = json.dumps(pairs.group("sep"))
+        return ('const latest = flow.get("latest_by_topic");\n'
+                "if (!latest || Object.keys(latest).length === 0) return null;  // nothing yet\n"
+                "const cells = Object.keys(latest).sort().map((topic) => "
+                f'topic.split("/")[{level}] + "=" + latest[topic]);\n'
+                f"msg.payload = [new Date().toISOString(), ...cells].join({sep});\nreturn msg;")
+    if len(u.topics_in) != 1:
+        return None
+    added = _ADDED.search(found.request)
+    extra = ""
+    if added:
+        try:
+            fields = json.loads("{" + added.group("pairs") + "}")
+        except ValueError:
+            return None
+        extra = f"\nmsg.payload = Object.assign({{}}, msg.payload, {json.dumps(fields)});"
+    elif not re.search(r"\b(?:newest|latest|last)\b", found.request, re.IGNORECASE):
+        return None
+    return ('const latest = flow.get("latest");\n'
+            "if (latest === undefined) return null;  // nothing received yet\n"
+            f"msg.payload = RED.util.cloneMessage({{ v: latest }}).v;{extra}\nreturn msg;")
