@@ -427,7 +427,8 @@ def test_supervision_arms_a_trigger_that_the_answer_resets() -> None:
     assert (trigger["op2"], trigger["duration"], trigger["units"]) == ("CLAMP FAILED p2", "4",
                                                                        "s")
     assert by_id[trigger["wires"][0][0]]["topic"] == "plant/p2/alarm"
-    feeding = [n for n in flow if trigger["id"] in sum(n.get("wires", []), [])]
+    feeding = [n for n in flow
+               if any(trigger["id"] in port for port in n.get("wires", []))]
     kinds = sorted(n["type"] for n in feeding)
     assert kinds == ["change", "switch"]  # the reset, and the command filtered to "clamp"
     reset = next(n for n in feeding if n["type"] == "change")
