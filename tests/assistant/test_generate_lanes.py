@@ -71,3 +71,17 @@ def test_one_flow_told_in_two_sentences_stays_one() -> None:
                     "when it is true"):
         u, _ = understand(request)
         assert split_lanes(request, u) is None, request
+
+
+def test_a_bare_file_name_lives_in_the_watched_folder() -> None:
+    request = ("watch the folder /data/xfer/outbox: whenever a file shows up there publish its "
+               "file name on plant/xfer/new. we also drop the shift report (text on "
+               "plant/l1/report) in there ourselves as l1_report.txt, overwrite each time")
+    u, _ = understand(request)
+    lanes = split_lanes(request, u)
+    assert lanes is not None and len(lanes) == 2
+    assert "/data/xfer/outbox/l1_report.txt" in lanes[1]
+    flow = _flow(request)
+    [writer] = [n for n in flow if n["type"] == "file"]
+    assert writer["filename"] == "/data/xfer/outbox/l1_report.txt"
+    assert [n["files"] for n in flow if n["type"] == "watch"] == ["/data/xfer/outbox"]
