@@ -138,6 +138,24 @@ _ENTRY = re.compile(
     r"[^,}]+))?\s*(?:,|$)")
 
 
+def shape_entries(shape: str) -> list[tuple[str, str]] | None:
+    """The (key, value as written) pairs of a JSON-ish shape from the request: `{"a": 1}`,
+    `{a, b}` (no values) or `{"v": <num>}`; None when it does not read as one."""
+    inner = shape.strip()
+    if not (inner.startswith("{") and inner.endswith("}")):
+        return None
+    inner = inner[1:-1].strip()
+    entries: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(inner):
+        m = _ENTRY.match(inner, pos)
+        if not m or m.end() == pos:
+            return None
+        pos = m.end()
+        entries.append((m.group("key").strip(), (m.group("value") or "").strip()))
+    return entries or None
+
+
 def _output_shape(found: Extracted, arriving: dict[str, object] | None = None) -> str | None:
     """The one JSON shape the output must have: not the error report's, not the input's."""
     mine = [s for s in found.json_shapes if not in_error_sentence(found.request, s.start)
@@ -162,14 +180,10 @@ def _fill_template(shape: str, values: list[_Value], named: dict[str, str], *,
         return None
     parts: list[str] = []
     queue = list(values)
-    pos = 0
-    while pos < len(inner):
-        m = _ENTRY.match(inner, pos)
-        if not m or m.end() == pos:
-            return None
-        pos = m.end()
-        key = m.group("key").strip()
-        raw = (m.group("value") or "").strip()
+    entries = shape_entries(shape)
+    if entries is None:
+        return None
+    for key, raw in entries:
         expr = _entry_value(key, raw, queue, named, decimals)
         if expr is None:
             return None

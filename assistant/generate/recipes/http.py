@@ -11,7 +11,6 @@ import re
 from assistant.extract import Extracted
 from assistant.generate.functions import FunctionSpec
 from assistant.generate.recipes.common import (
-    _ENTRY,
     _ERROR_SENTENCE,
     _LOGIC,
     _NUMBER,
@@ -22,6 +21,7 @@ from assistant.generate.recipes.common import (
     _round,
     _Value,
     _without_templates,
+    shape_entries,
 )
 from assistant.generate.understanding import Understanding
 
@@ -164,21 +164,14 @@ def _reject(reply_400: bool, why: str) -> str:
 
 def _field_kinds(shape: str) -> dict[str, str] | None:
     """Each body field's kind from the example body: number, boolean or text."""
-    inner = shape.strip()[1:-1]
     kinds: dict[str, str] = {}
-    pos = 0
-    while pos < len(inner):
-        m = _ENTRY.match(inner, pos)
-        if not m or m.end() == pos:
-            return None
-        pos = m.end()
-        raw = (m.group("value") or "").strip()
+    for key, raw in shape_entries(shape) or []:
         if re.fullmatch(r"true\s*\|\s*false|false\s*\|\s*true|true|false", raw):
-            kinds[m.group("key").strip()] = "boolean"
+            kinds[key] = "boolean"
         elif re.fullmatch(rf"{_NUMBER}|n|x|<(?:num\w*|int\w*|n)>", raw):
-            kinds[m.group("key").strip()] = "number"
+            kinds[key] = "number"
         else:
-            kinds[m.group("key").strip()] = "text"
+            kinds[key] = "text"
     return kinds or None
 
 
@@ -224,16 +217,10 @@ def _query_reply(spec: FunctionSpec, found: Extracted, u: Understanding) -> str 
         return None
     if found.decimals:
         converted = _round(converted, found.decimals[0].places)
-    inner = shape.strip()[1:-1]
-    parts: list[str] = []
-    pos = 0
-    while pos < len(inner):
-        m = _ENTRY.match(inner, pos)
-        if not m or m.end() == pos:
-            return None
-        pos = m.end()
-        key = m.group("key").strip()
-        parts.append(f"{json.dumps(key)}: {'v' if key == name else converted}")
+    entries = shape_entries(shape)
+    if entries is None:
+        return None
+    parts = [f"{json.dumps(key)}: {'v' if key == name else converted}" for key, _ in entries]
     return (f"const raw = (msg.req && msg.req.query) ? msg.req.query.{name} : undefined;\n"
             'const v = raw === undefined || String(raw).trim() === "" ? NaN : Number(raw);\n'
             "if (!isFinite(v)) {\n    msg.statusCode = 400;\n"
@@ -269,16 +256,9 @@ def _latest_reply(spec: FunctionSpec, found: Extracted, u: Understanding) -> str
         # GET /machines/<machine> -> the latest value of plant/hall2/<machine>/state
         head, tail = topic.split("+", 1)
         param = params[0]
-        inner = shape.strip()[1:-1]
         parts: list[str] = []
-        pos = 0
         value_used = False
-        while pos < len(inner):
-            m = _ENTRY.match(inner, pos)
-            if not m or m.end() == pos:
-                return None
-            pos = m.end()
-            key = m.group("key").strip()
+        for key, _ in shape_entries(shape) or []:
             if key == param or key.startswith(param[:4]):
                 parts.append(f"{json.dumps(key)}: id")
             elif not value_used:
