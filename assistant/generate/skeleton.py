@@ -26,8 +26,10 @@ PLACEHOLDER_BROKER = "mqtt-broker.invalid"
 _TRANSFORM = re.compile(
     r"\bconver\w*|\bscal\w*|\bx ?\d+\b|\*\s*\d|\bdecimal|°\s*[CF]\b|\bdeg\s*[CF]\b|celsius|"
     r"fahrenheit|\bpsi\b|\bjson|\{|\babove|below|\bover\b|under\b|greater|less than|more than|"
-    r"[<>]=?\s*-?\d|calc\w*|\bsum\b|\bmean|average|\bcount|format|text like|\bcsv\b|"
-    r"line like|\bbits?\b|uint|int32|float|divid\w*|multipl\w*|round|metres|meters|kwh|"
+    r"[<>]=?\s*-?\d|calc\w*|\bsum\b|\bmean|average|\bcount(?!er)|format|text like|\bcsv\b|"
+    # "(Int32)", "datatype Int32", "(Float)" name an OPC UA type, not a conversion
+    r"line like|\bbits?\b|uint|(?<!\()(?<!datatype )\bint32|\bfloat(?!\))|divid\w*|"
+    r"multipl\w*|round|metres|meters|kwh|"
     r"\bdelta|\bprevious\b|\bsince the\b|differen\w*|\bfield|timestamp|envelope|lookup|"
     r"\bpars\w*|\bextract|as text|\bnet\b|\bwindow|\bhighest|\blowest|\bmax(?:imum)?\b|"
     r"\bmin(?:imum)?\b|\bpeak|"

@@ -93,7 +93,7 @@ def from_extracted(found: Extracted) -> Understanding:
     u.json_in = _json_in(found)
     u.json_body = _json_body(found)
     _stages(found, u)
-    u.limits = [(t.op, t.value) for t in found.thresholds
+    u.limits = [(_kept(found.request, t.start, t.op), t.value) for t in found.thresholds
                 if t.kind == "limit" and t.op in ("gt", "ge", "lt", "le")]
     u.residual = _residual(found)
     u.wants_errors = bool(_ERRORS.search(found.request))
@@ -167,6 +167,19 @@ def _onnx(request: str, path: str) -> OnnxModel:
 
 # "<num>", "<epoch ms>", "<value>": a slot the flow fills, so the shape is what goes out.
 _TEMPLATE_SLOT = re.compile(r"<[^<>]*(?:epoch|time|ms|now|num|value|val)[^<>]*>", re.I)
+
+
+_DROPS = re.compile(r"\b(?:ignore|drop|discard|reject|skip|filter out)\w*\s+(?:all\s+|any\s+)?$",
+                    re.IGNORECASE)
+_OPPOSITE = {"gt": "le", "ge": "lt", "lt": "ge", "le": "gt"}
+
+
+def _kept(request: str, start: int, op: str) -> str:
+    """The comparison a message must pass: "ignore 0 / negative values" states the values
+    to drop, so the kept ones are the opposite."""
+    if _DROPS.search(request[max(0, start - 25):start]):
+        return _OPPOSITE[op]
+    return op
 
 
 def in_error_sentence(request: str, at: int) -> bool:

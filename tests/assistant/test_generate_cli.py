@@ -75,12 +75,15 @@ def test_a_flow_that_needs_no_code_is_written_to_the_file(tmp_path: Path) -> Non
 
 
 def test_a_missing_model_is_a_clean_error(tmp_path: Path) -> None:
-    done = _ask("generate", NEEDS_CODE, "--model", "qwen2.5-coder-1.5b", env_data=tmp_path)
-    if importlib.util.find_spec("llama_cpp") is None:
-        assert done.returncode == 1
-        return
-    assert done.returncode == 1 and "ask models install" in done.stderr
-    assert "Traceback" not in done.stderr
+    # A registered model whose file is gone (a built-in may be installed on this machine).
+    weights = tmp_path / "gone.gguf"
+    weights.write_bytes(b"GGUF" + b"\0" * 4096)
+    added = _ask("models", "add", "gone", "--gguf", str(weights), env_data=tmp_path)
+    assert added.returncode == 0, added.stderr
+    weights.unlink()
+    done = _ask("generate", NEEDS_CODE, "--model", "gone", env_data=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "gone.gguf" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_an_unknown_model_name_is_a_clean_error(tmp_path: Path) -> None:

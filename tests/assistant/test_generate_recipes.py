@@ -435,3 +435,11 @@ def test_supervision_arms_a_trigger_that_the_answer_resets() -> None:
     assert reset["rules"][0]["p"] == "reset"
     command = next(n for n in feeding if n["type"] == "switch")
     assert command["rules"][0]["v"] == "clamp"
+
+
+def test_values_to_ignore_keep_the_opposite() -> None:
+    flow = _flow("line 9 batch size from mqtt l9/batch/set (plain int) -> opc ua ns=3;i=4100, "
+                 "datatype Int32, endpoint opc.tcp://10.9.0.9:4840. ignore 0 / negative values")
+    [switch] = [n for n in flow if n["type"] == "switch"]
+    assert switch["rules"] == [{"t": "gt", "v": "0", "vt": "num"}]
+    assert not [n for n in flow if n["type"] == "function"]
