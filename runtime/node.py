@@ -1,0 +1,82 @@
+"""The base class every node type derives from.
+
+A node is built from its flow entry, started, fed messages through `on_input(msg, send,
+done)` and closed. `send` takes one message (first output), or a list with one entry per
+output where an entry may be None, a message, or a list of messages for that output.
+`done()` says the message is handled (Complete nodes hear it); `done(err)` or an exception
+hands the message to the Catch nodes of the tab with `msg.error` set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from runtime.context import Context
+from runtime.message import Message
+
+if TYPE_CHECKING:
+    from runtime.engine import FlowRuntime
+
+Send = Callable[[Any], None]
+Done = Callable[..., None]
+log = logging.getLogger("plumb.runtime")
+
+
+class Node:
+    """One node of a running flow."""
+
+    type: ClassVar[str] = ""
+    # Config nodes (a broker, a PLC connection) start before the nodes that use them.
+    is_config: ClassVar[bool] = False
+
+    def __init__(self, config: dict[str, Any], runtime: FlowRuntime) -> None:
+        self.config = config
+        self.runtime = runtime
+        self.id = str(config["id"])
+        self.name = str(config.get("name") or "")
+        self.z = str(config.get("z") or "")
+        wires = config.get("wires") or []
+        self.wires: list[list[str]] = [[str(t) for t in port] for port in wires]
+        self.context = Context(runtime.context_store, self.id, self.z)
+        self.current_status: dict[str, Any] = {}
+
+    # -- lifecycle, overridden by node types -----------------------------------------------
+    async def on_start(self) -> None:
+        """Called once when the flow starts (config nodes first)."""
+
+    def on_input(self, msg: Message, send: Send, done: Done) -> Awaitable[None] | None:
+        """Handle one message. May be a coroutine function."""
+        send(msg)
+        done()
+        return None
+
+    async def on_close(self) -> None:
+        """Stop timers, close connections. Bounded by the runtime's close timeout."""
+
+    # -- what a node can do --------------------------------------------------------------
+    def send(self, out: Any) -> None:
+        self.runtime.send_from(self, out)
+
+    def status(self, fill: str | None = None, shape: str | None = None,
+               text: str | None = None) -> None:
+        status = {k: v for k, v in (("fill", fill), ("shape", shape), ("text", text))
+                  if v is not None}
+        self.current_status = status
+        self.runtime.report_status(self, status)
+
+    def warn(self, text: str) -> None:
+        self.runtime.report_log(self, "warn", text)
+
+    def log(self, text: str) -> None:
+        self.runtime.report_log(self, "info", text)
+
+    def error(self, text: str, msg: Message | None = None) -> None:
+        """Report an error; with `msg`, it also goes to the Catch nodes."""
+        self.runtime.report_log(self, "error", text)
+        if msg is not None:
+            self.runtime.handle_error(self, msg, text)
+
+    def label(self) -> str:
+        return f"{self.type} {self.name!r} ({self.id})" if self.name else f"{self.type} ({self.id})"
