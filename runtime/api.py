@@ -1,0 +1,114 @@
+"""Node-RED's admin API, so tools that deploy to Node-RED deploy to Plumb unchanged.
+
+`GET/POST /flows` (API v1: a bare array; v2, chosen by the `Node-RED-API-Version: v2`
+header: `{"flows": [...], "rev": "..."}` with a 409 when the `rev` sent is stale),
+`Node-RED-Deployment-Type` full/flows/nodes/reload, `GET/POST /flows/state`, `GET /nodes`
+and `POST /inject/{id}` (the editor's inject button). Plumb adds `GET /plumb/events` (debug
+output, logs and statuses) and `GET /plumb/status`. A deploy that cannot run is answered
+400 with the reasons, and the running flow keeps running. Every error is one JSON envelope:
+`{"error": code, "message": text, ...details}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Header, Request
+from fastapi.responses import JSONResponse, Response
+
+from runtime.manager import DeployRefused, RuntimeManager
+
+
+def _error(status: int, code: str, message: str, **details: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **details}, status_code=status)
+
+
+def create_app(manager: RuntimeManager | None = None,
+               initial_flow: list[dict[str, Any]] | None = None,
+               on_started: Callable[[RuntimeManager], None] | None = None) -> FastAPI:
+    """The API over `manager`; `initial_flow` is deployed when the server starts."""
+    manager = manager or RuntimeManager()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if initial_flow is not None:
+            await manager.deploy(initial_flow)
+        if on_started is not None:
+            on_started(manager)
+        yield
+        await manager.shutdown()  # the flow stops with the server
+
+    app = FastAPI(title="Plumb runtime", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.manager = manager
+
+    @app.exception_handler(DeployRefused)
+    async def refused(_request: Request, exc: DeployRefused) -> JSONResponse:
+        details = {k: v for k, v in exc.reasons.items() if k != "error"}
+        return _error(400, str(exc.reasons.get("error", "invalid_flow")), str(exc), **details)
+
+    @app.get("/flows")
+    async def get_flows(api_version: Annotated[str | None, Header(
+            alias="Node-RED-API-Version")] = None) -> Any:
+        if api_version == "v2":
+            return {"flows": manager.flow, "rev": manager.rev}
+        return manager.flow
+
+    @app.post("/flows")
+    async def post_flows(
+        body: Annotated[Any, Body()],
+        api_version: Annotated[str | None, Header(alias="Node-RED-API-Version")] = None,
+        deployment_type: Annotated[str, Header(alias="Node-RED-Deployment-Type")] = "full",
+    ) -> Any:
+        if api_version == "v2":
+            if not isinstance(body, dict) or "flows" not in body:
+                return _error(400, "invalid_request", 'v2 expects {"flows": [...], "rev": ...}')
+            sent_rev = body.get("rev")
+            if sent_rev and sent_rev != manager.rev:
+                return _error(409, "version_mismatch", "the flows changed since you read "
+                              "them", rev=manager.rev)
+            rev = await manager.deploy(body["flows"], deployment_type)
+            return {"rev": rev}
+        await manager.deploy(body, deployment_type)
+        return Response(status_code=204)
+
+    @app.get("/flows/state")
+    async def get_state() -> dict[str, str]:
+        return {"state": "start" if manager.started else "stop"}
+
+    @app.post("/flows/state")
+    async def post_state(body: Annotated[dict[str, Any], Body()]) -> Any:
+        state = body.get("state")
+        if state not in ("start", "stop"):
+            return _error(400, "invalid_request", 'state must be "start" or "stop"')
+        await manager.set_state(state)
+        return {"state": state}
+
+    @app.get("/nodes")
+    async def get_nodes() -> list[dict[str, Any]]:
+        return [{"id": f"plumb/{t}", "name": t, "types": [t], "enabled": True,
+                 "module": "plumb", "local": False} for t in manager.registry.types()]
+
+    @app.post("/inject/{node_id}")
+    async def inject(node_id: str) -> Any:
+        runtime = manager.runtime
+        node = runtime.nodes.get(node_id) if runtime else None
+        if node is None or node.type != "inject":
+            return _error(404, "not_found", f"no running inject node {node_id!r}")
+        node.fire()  # type: ignore[attr-defined]
+        return Response(status_code=200)
+
+    @app.get("/plumb/events")
+    async def events(since: int = 0) -> dict[str, Any]:
+        runtime = manager.runtime
+        items = runtime.events if runtime else []
+        return {"events": items[since:], "next": len(items)}
+
+    @app.get("/plumb/status")
+    async def status() -> dict[str, Any]:
+        runtime = manager.runtime
+        nodes = runtime.nodes.values() if runtime else []
+        return {n.id: n.current_status for n in nodes if n.current_status}
+
+    return app
