@@ -1,3 +1,4 @@
 """The built-in node types; importing this package registers them."""
 
 from runtime.nodes import core  # noqa: F401
+from runtime.nodes import sequence  # noqa: F401  (delay, trigger, rbe too, via timing)
