@@ -1,5 +1,8 @@
 """The built-in node types; importing this package registers them."""
 
-from runtime.nodes import core  # noqa: F401
-from runtime.nodes import sequence  # noqa: F401  (delay, trigger, rbe too, via timing)
-from runtime.nodes import logic  # noqa: F401  (change, switch, range, template)
+from runtime.nodes import (  # noqa: F401  (each module registers its types on import)
+    core,
+    function,
+    logic,  # change, switch, range, template
+    sequence,  # split, join, batch, sort; delay, trigger, rbe through timing
+)
