@@ -4,5 +4,6 @@ from runtime.nodes import (  # noqa: F401  (each module registers its types on i
     core,
     function,
     logic,  # change, switch, range, template
+    mqtt,  # mqtt-broker, mqtt in, mqtt out
     sequence,  # split, join, batch, sort; delay, trigger, rbe through timing
 )
