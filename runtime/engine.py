@@ -69,12 +69,23 @@ class FlowRuntime:
     async def start(self, flow: list[dict[str, Any]]) -> None:
         """Build and start every enabled node, config nodes first. Refuses (and starts
         nothing) when a node type is missing."""
+        self._loop = asyncio.get_running_loop()
+        enabled = self._enabled(flow)
+        self.flow = flow
+        built = [self._build(entry) for entry in enabled]
+        self.nodes = {node.id: node for node in built}
+        for node in sorted(built, key=lambda n: not n.is_config):
+            await node.on_start()
+        self.running = True
+
+    def _enabled(self, flow: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The entries that run (not structure, not disabled, not on a disabled tab);
+        MissingTypesError when a type has no class."""
         if not isinstance(flow, list) or not all(isinstance(n, dict) for n in flow):
             raise FlowError("a flow is a JSON array of node objects")
         ids = [str(n.get("id", "")) for n in flow]
         if any(not i for i in ids) or len(set(ids)) != len(ids):
             raise FlowError("every node needs a unique id")
-        self._loop = asyncio.get_running_loop()
         self.tabs = {str(n["id"]): n for n in flow if n.get("type") == "tab"}
         disabled_tabs = {i for i, t in self.tabs.items() if t.get("disabled")}
         enabled = [n for n in flow if n.get("type") not in STRUCTURAL
@@ -83,27 +94,66 @@ class FlowRuntime:
         missing = self.registry.missing(enabled)
         if missing:
             raise MissingTypesError(missing)
-        self.flow = flow
-        built: list[Node] = []
-        for entry in enabled:
-            cls = self.registry.get(str(entry["type"]))
-            assert cls is not None
-            built.append(cls(entry, self))
-        self.nodes = {node.id: node for node in built}
-        for node in sorted(built, key=lambda n: not n.is_config):
+        return enabled
+
+    def _build(self, entry: dict[str, Any]) -> Node:
+        cls = self.registry.get(str(entry["type"]))
+        assert cls is not None
+        return cls(entry, self)
+
+    async def update(self, flow: list[dict[str, Any]], mode: str) -> dict[str, list[str]]:
+        """Apply a new version of the flow without a full restart, as Node-RED's "nodes"
+        and "flows" deploys do: nodes whose configuration did not change keep running
+        (with their timers, connections and state). "nodes" restarts only the changed
+        nodes (and the nodes using a changed config node); "flows" restarts every node on
+        a tab that has a change."""
+        old_tabs = dict(self.tabs)
+        enabled = self._enabled(flow)
+        new = {str(e["id"]): e for e in enabled}
+        changed = {i for i, e in new.items()
+                   if i not in self.nodes or self.nodes[i].config != e}
+        removed = set(self.nodes) - set(new)
+        config_ids = {i for i in changed | removed
+                      if (i in self.nodes and self.nodes[i].is_config)
+                      or (i in new and self._is_config(new[i]))}
+        for i, entry in new.items():
+            if any(isinstance(v, str) and v in config_ids for v in entry.values()):
+                changed.add(i)
+        if mode == "flows":
+            touched = {str(new[i].get("z") or "") for i in changed}
+            touched |= {self.nodes[i].z for i in removed}
+            touched |= {t for t in set(self.tabs) | set(old_tabs)
+                        if self.tabs.get(t) != old_tabs.get(t)}
+            changed |= {i for i, e in new.items() if str(e.get("z") or "") in touched}
+        restart = (changed & set(self.nodes)) | removed
+        for node_id in sorted(restart, key=lambda i: self.nodes[i].is_config):
+            await self._close(self.nodes.pop(node_id))
+        fresh = [self._build(new[i]) for i in new if i in changed]
+        for node in fresh:
+            self.nodes[node.id] = node
+        for node in sorted(fresh, key=lambda n: not n.is_config):
             await node.on_start()
-        self.running = True
+        self.flow = flow
+        return {"started": sorted(n.id for n in fresh), "stopped": sorted(restart),
+                "kept": sorted(set(self.nodes) - {n.id for n in fresh})}
+
+    def _is_config(self, entry: dict[str, Any]) -> bool:
+        cls = self.registry.get(str(entry.get("type")))
+        return bool(cls and cls.is_config)
+
+    async def _close(self, node: Node) -> None:
+        try:
+            await asyncio.wait_for(node.on_close(), self.close_timeout)
+        except TimeoutError:
+            self.report_log(node, "warn", f"did not close within {self.close_timeout:g} s")
+        except Exception as exc:  # a failing close must not stop the others
+            self.report_log(node, "error", f"close failed: {exc}")
 
     async def stop(self) -> None:
         """Close every node (config nodes last), each bounded by `close_timeout`."""
         self.running = False
         for node in sorted(self.nodes.values(), key=lambda n: n.is_config):
-            try:
-                await asyncio.wait_for(node.on_close(), self.close_timeout)
-            except TimeoutError:
-                self.report_log(node, "warn", f"did not close within {self.close_timeout:g} s")
-            except Exception as exc:  # a failing close must not stop the others
-                self.report_log(node, "error", f"close failed: {exc}")
+            await self._close(node)
         for task in list(self._tasks):
             task.cancel()
         self._tasks.clear()

@@ -73,12 +73,18 @@ class RuntimeManager:
         return flow
 
     async def deploy(self, flow: Any, deployment_type: str = "full") -> str:
-        """Replace the running flow (every deploy type restarts the whole flow for now)."""
+        """Replace the running flow. "full" and "reload" restart everything; "nodes" and
+        "flows" keep the unchanged nodes (or tabs) running with their state."""
         if deployment_type not in DEPLOY_TYPES:
             raise DeployRefused(f"unknown deployment type {deployment_type!r}",
                                 {"error": "invalid_deployment_type"})
         async with self._lock:
             checked = self.flow if deployment_type == "reload" else self.check(flow)
+            if deployment_type in ("nodes", "flows") and self.runtime is not None \
+                    and self.started:
+                await self.runtime.update(checked, deployment_type)
+                self.flow, self.rev = checked, revision(checked)
+                return self.rev
             fresh = self._fresh()
             old = self.runtime
             if old is not None:

@@ -83,3 +83,33 @@ def test_nodes_state_and_unknown_inject() -> None:
         assert _debug_after_inject(client) == ["hello"]
         missing = client.post("/inject/nope")
         assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+
+
+def _two_tabs(label_b: str = "b") -> list[dict[str, Any]]:
+    return [{"id": "tab1", "type": "tab"}, {"id": "tab2", "type": "tab"},
+            {"id": "inj", "type": "inject", "z": "tab1", "payload": "x", "payloadType": "str",
+             "wires": [["dbg"]]},
+            {"id": "dbg", "type": "debug", "z": "tab1", "wires": []},
+            {"id": "a2", "type": "debug", "z": "tab2", "wires": []},
+            {"id": "b2", "type": "debug", "z": "tab2", "name": label_b, "wires": []}]
+
+
+@pytest.mark.parametrize(("mode", "kept", "restarted"), [
+    ("nodes", {"inj", "dbg", "a2"}, {"b2"}),
+    ("flows", {"inj", "dbg"}, {"a2", "b2"}),
+    ("full", set(), {"inj", "dbg", "a2", "b2"}),
+])
+def test_deploy_types_keep_what_did_not_change(mode: str, kept: set[str],
+                                               restarted: set[str]) -> None:
+    app = create_app()
+    with TestClient(app) as client:
+        client.post("/flows", json=_two_tabs())
+        before = dict(app.state.manager.runtime.nodes)
+        answer = client.post("/flows", json=_two_tabs("renamed"),
+                             headers={"Node-RED-Deployment-Type": mode})
+        assert answer.status_code == 204
+        after = app.state.manager.runtime.nodes
+        assert {i for i in after if after[i] is before[i]} == kept
+        assert {i for i in after if after[i] is not before[i]} == restarted
+        assert after["b2"].name == "renamed"
+        assert _debug_after_inject(client) == ["x"]
