@@ -102,8 +102,10 @@ def create_app(manager: RuntimeManager | None = None,
     @app.get("/plumb/events")
     async def events(since: int = 0) -> dict[str, Any]:
         runtime = manager.runtime
-        items = runtime.events if runtime else []
-        return {"events": items[since:], "next": len(items)}
+        if runtime is None:
+            return {"events": [], "next": 0}
+        items, following = runtime.events_since(since)
+        return {"events": items, "next": following}
 
     @app.get("/plumb/status")
     async def status() -> dict[str, Any]:

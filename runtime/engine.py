@@ -60,6 +60,7 @@ class FlowRuntime:
         self.tabs: dict[str, dict[str, Any]] = {}
         self.flow: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # debug output, logs, statuses: observable
+        self.events_total = 0  # events ever emitted; `events` keeps the last 1,000
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -279,8 +280,15 @@ class FlowRuntime:
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def events_since(self, index: int) -> tuple[list[dict[str, Any]], int]:
+        """The events numbered `index` and later (as many as are still kept), and the
+        number the next event will get."""
+        first = self.events_total - len(self.events)
+        return self.events[max(0, index - first):], self.events_total
+
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
+        self.events_total += 1
         del self.events[:-1000]  # a bounded history
         for listener in list(self._listeners):
             try:
