@@ -1,6 +1,6 @@
 """Node-RED's change, switch, range and template nodes.
 
-Values are compared and converted the way JavaScript does (see runtime.nodes.template);
+Values are compared and converted the way JavaScript does (see runtime.jsvalues);
 None stands for `undefined` (a missing property) throughout. JSONata expressions see the
 message as their input and can call `$flowContext(key)`, `$globalContext(key)` and
 `$env(name)` as in Node-RED.
@@ -15,9 +15,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from runtime.message import Message
-from runtime.node import Done, Node, Send
-from runtime.nodes.template import (
+from runtime.jsvalues import (
     compare,
     js_regex,
     js_replace,
@@ -25,10 +23,12 @@ from runtime.nodes.template import (
     js_truthy,
     loose_equal,
     parse_json,
-    render,
     tidy,
     to_number,
 )
+from runtime.message import Message
+from runtime.node import Done, Node, Send
+from runtime.nodes.template import render
 from runtime.registry import register
 from runtime.values import ValueError_, delete_path, evaluate, get_path, set_path
 

@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.jsvalues import array_join, js_string, strict_equal, to_number
 from runtime.message import Message, clone_message, new_id
 from runtime.node import Done, Node, Send
-from runtime.nodes.timing import Held, Ticker, js_equal, js_number, js_str, lookup, unescape
+from runtime.nodes.timing import Held, Ticker, lookup, unescape
 from runtime.registry import register
 from runtime.values import ValueError_, evaluate, get_path, set_path
 
@@ -36,18 +37,18 @@ def _ordered(items: list[Any], key: Any, descending: bool, as_num: bool) -> list
     """Sorted the way Node-RED's sort node compares (JavaScript `>`), stable."""
     direction = -1 if descending else 1
 
-    def prim(value: Any) -> Any:
-        value = js_number(value) if as_num else value
-        return js_str(value) if isinstance(value, list | dict) else value
+    def prim(value: Any) -> Any:  # None is a JSON null here: Number(null) is 0
+        value = to_number(value, none=0.0) if as_num else value
+        return js_string(value) if isinstance(value, list | dict) else value
 
     def compare(x: Any, y: Any) -> int:
         a, b = prim(key(x)), prim(key(y))
-        if js_equal(a, b):
+        if strict_equal(a, b):
             return 0
         if isinstance(a, str) and isinstance(b, str):
             greater = a > b
         else:
-            greater = js_number(a) > js_number(b)
+            greater = to_number(a, none=0.0) > to_number(b, none=0.0)
         return direction if greater else -direction
 
     return sorted(items, key=functools.cmp_to_key(compare))
@@ -80,11 +81,11 @@ class Split(Node):
                     raise ValueError("not an array")
                 self.splt = bytes(self.ch)
             elif self.splt_type == "len":
-                self.splt = int(js_number(cfg.get("splt")))
+                self.splt = int(to_number(cfg.get("splt"), none=0.0))
                 if self.splt < 1:
                     raise ValueError(f"invalid split length: {cfg.get('splt')}")
             arrays = cfg.get("arraySplt", 1)
-            self.array_splt = int(js_number(arrays if arrays not in (None, "") else "x"))
+            self.array_splt = int(to_number(arrays if arrays not in (None, "") else "x"))
             if self.array_splt < 1:
                 raise ValueError(f"invalid array split length: {arrays}")
         except (ValueError, TypeError, OverflowError) as exc:
@@ -202,9 +203,9 @@ class Join(Node):
         self.full = cfg.get("propertyType") == "full"
         self.property = "payload" if self.full else str(cfg.get("property") or "payload")
         self.key = str(cfg.get("key") or "topic")
-        self.timer_s = 0.0 if self.mode == "auto" else js_number(cfg.get("timeout") or 0)
+        self.timer_s = 0.0 if self.mode == "auto" else to_number(cfg.get("timeout") or 0)
         self.timer_s = 0.0 if math.isnan(self.timer_s) else self.timer_s
-        self.count = js_number(cfg.get("count") or 0)
+        self.count = to_number(cfg.get("count") or 0)
         self.count_from_parts = cfg.get("count") == ""
         joiner = cfg.get("joiner") or ""
         self.joiner: Any = unescape(str(joiner))
@@ -330,7 +331,7 @@ class Join(Node):
     def _add(self, group: _Group, kind: str, key: Any, index: Any, found: bool, value: Any,
              msg: Message) -> None:
         if kind == "object":
-            group.payload[js_str(key)] = value
+            group.payload[js_string(key)] = value
             group.current = len(group.payload)
         elif kind == "merged":
             if not isinstance(value, dict):
@@ -391,9 +392,9 @@ class Join(Node):
             result = (b"" if joiner is None else as_bytes(joiner)).join(map(as_bytes, result))
         elif group.kind == "string":
             joiner = group.join_char
-            text = bytes(joiner).decode(errors="replace") if isinstance(joiner, list) \
-                else js_str(joiner)
-            result = text.join(js_str(v) for v in result)
+            if isinstance(joiner, list):
+                joiner = bytes(joiner).decode(errors="replace")
+            result = array_join(result, joiner)
         out = clone_message(group.msg) if self.full else group.msg
         set_path(out, group.prop or "payload", result)
         parts = out.get("parts")
@@ -422,8 +423,8 @@ class Join(Node):
             return
         del self.reduce_groups[str(parts.get("id"))]
         cfg = self.config
-        ordered = sorted(held, key=lambda h: js_number(h.msg["parts"].get("index")),
-                         reverse=cfg.get("reduceRight") in (True, "true"))
+        ordered = sorted(held, reverse=cfg.get("reduceRight") in (True, "true"),
+                         key=lambda h: to_number(h.msg["parts"].get("index"), none=0.0))
         try:
             accumulator = evaluate(cfg.get("reduceInit"), str(cfg.get("reduceInitType") or
                                                               "str"), self, {})
@@ -467,11 +468,11 @@ class Batch(Node):
         super().__init__(config, runtime)
         cfg = config
         self.mode = str(cfg.get("mode") or "count")
-        count, overlap = js_number(cfg.get("count") or 1), js_number(cfg.get("overlap") or 0)
+        count, overlap = to_number(cfg.get("count") or 1), to_number(cfg.get("overlap") or 0)
         self.count = int(count) if math.isfinite(count) else 0
         self.overlap = int(overlap) if math.isfinite(overlap) else 0
         self.honour_parts = cfg.get("honourParts") in (True, "true")
-        interval = js_number(cfg.get("interval") or "0")
+        interval = to_number(cfg.get("interval") or "0")
         self.interval_s = interval if math.isfinite(interval) else 0.0
         self.allow_empty = cfg.get("allowEmptySequence") in (True, "true")
         self.pending: list[Held] = []
@@ -521,7 +522,8 @@ class Batch(Node):
         else:
             parts = msg.get("parts")
             last = self.honour_parts and isinstance(parts, dict) and \
-                js_number(parts.get("index")) + 1 == js_number(parts.get("count"))
+                to_number(parts.get("index"), none=0.0) + 1 \
+                == to_number(parts.get("count"), none=0.0)
             self.pending.append(Held(msg, send, done))
             if len(self.pending) == self.count or last:
                 batch = self.pending

@@ -2,8 +2,9 @@
 filter (`rbe`). Property names and behaviour follow Node-RED's core nodes.
 
 Timers are event-loop handles (`call_later`); every node cancels its own in `on_close`
-and calls `done()` for the messages it still held. The JavaScript-flavoured helpers at the
-top (numbers, strings, strict equality) are shared with `runtime.nodes.sequence`.
+and calls `done()` for the messages it still held. Values are read, printed and compared as
+JavaScript does (`runtime.jsvalues`); the helpers at the top are shared with
+`runtime.nodes.sequence`.
 """
 
 from __future__ import annotations
@@ -18,82 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.jsvalues import js_string, parse_float, strict_equal, to_number
 from runtime.message import Message, clone_message
 from runtime.node import Done, Node, Send
 from runtime.registry import register
 from runtime.values import ValueError_, evaluate, get_path
 
-# -- JavaScript-like values ------------------------------------------------------------------
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_LEADING_NUMBER = re.compile(r"\s*([+-]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))")
 
-
-def js_str(value: Any) -> str:
-    """What JavaScript's String() (or Array.join for an element) makes of a value."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[str(value)]
-        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
-    if isinstance(value, int | str):
-        return str(value)
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, list):
-        return ",".join(js_str(v) for v in value)
-    if isinstance(value, dict):
-        return "[object Object]"
-    return str(value)
-
-
-def js_number(value: Any) -> float:
-    """JavaScript's Number(): NaN where the value is not a number."""
-    if value is None:
-        return 0.0
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return 0.0
-        if _NUMBER.fullmatch(text):
-            return float(text)
-        if text.lstrip("+-") == "Infinity":
-            return -math.inf if text.startswith("-") else math.inf
-        return math.nan
-    if isinstance(value, list) and len(value) <= 1:
-        return js_number(js_str(value))
-    return math.nan
-
-
-def js_parse_float(value: Any) -> float:
-    """JavaScript's parseFloat(): the leading number of the text, else NaN."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if value is None or isinstance(value, bool | dict):
-        return math.nan
-    match = _LEADING_NUMBER.match(js_str(value))
-    return float(match.group(1).replace("Infinity", "inf")) if match else math.nan
-
-
-def js_equal(a: Any, b: Any) -> bool:
-    """Strict equality, deep for objects and arrays (1 and True differ, 1 and 1.0 do not)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(js_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(js_equal(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and bool(a == b)
-
-
+# -- shared with runtime.nodes.sequence ----------------------------------------------------
 def lookup(msg: Message, path: str) -> tuple[bool, Any]:
     """(found, value): a top-level property set to None still counts as found."""
     value = get_path(msg, path)
@@ -160,7 +93,7 @@ _RATE_UNITS = {"second": 1000, "minute": 60_000, "hour": 3_600_000, "day": 86_40
 
 
 def _number(value: Any, default: float) -> float:
-    number = js_number(value)
+    number = to_number(value, none=0.0)  # a config value of None is JSON's null
     return default if math.isnan(number) else number
 
 
@@ -239,7 +172,7 @@ class Delay(Node):
     def _delay(self, msg: Message, send: Send, done: Done) -> None:
         wait = self.timeout_ms
         if self.pause_type == "delayv" and "delay" in msg:
-            asked = js_parse_float(msg["delay"])
+            asked = parse_float(msg["delay"])
             wait = wait if math.isnan(asked) else asked
         elif self.pause_type == "random":
             wait = self.random_first + (self.random_last - self.random_first) * random.random()
@@ -262,7 +195,7 @@ class Delay(Node):
     # rate limit for all messages
     def _new_rate(self, msg: Message) -> bool:
         if self.allow_rate and "rate" in msg:
-            asked = js_parse_float(msg["rate"])
+            asked = parse_float(msg["rate"])
             if not math.isnan(asked) and asked != self.rate_ms:
                 self.rate_ms = asked
                 return True
@@ -354,7 +287,7 @@ class Delay(Node):
         if "topic" not in msg:
             msg["topic"] = "_none_"
         for i, held in enumerate(self.buffer):
-            if js_equal(held.msg.get("topic"), msg["topic"]):
+            if strict_equal(held.msg.get("topic"), msg["topic"]):
                 if self.outputs == 2:
                     send([None, held.msg])
                 held.done()
@@ -391,7 +324,8 @@ def render_mustache(template: str, msg: Message) -> str:
     """A small Mustache: {{a.b}} is HTML-escaped, {{{a.b}}} is not."""
 
     def value(match: re.Match[str]) -> str:
-        text = js_str(get_path(msg, match.group(2)))
+        found = get_path(msg, match.group(2))
+        text = "" if found is None else js_string(found)
         return text if match.group(1) else html.escape(text)
 
     return _MUSTACHE.sub(value, template)
@@ -430,7 +364,7 @@ class Trigger(Node):
         self.extend = cfg.get("extend") in (True, "true")
         self.override_delay = cfg.get("overrideDelay") in (True, "true")
         self.reset_value = str(cfg.get("reset") or "")
-        duration = js_parse_float(cfg.get("duration"))
+        duration = parse_float(cfg.get("duration"))
         duration = 250 if math.isnan(duration) else duration
         self.loop = duration < 0
         if self.loop:
@@ -464,7 +398,7 @@ class Trigger(Node):
             return True
         payload = msg.get("payload")
         return bool(self.reset_value) and payload is not None \
-            and js_str(payload) == self.reset_value
+            and js_string(payload) == self.reset_value
 
     def _stat(self) -> None:
         count = len(self.topics)
@@ -479,10 +413,10 @@ class Trigger(Node):
 
     def on_input(self, msg: Message, send: Send, done: Done) -> None:
         found = get_path(msg, self.topic_prop) if self.bytopic != "all" else None
-        topic = js_str(found) if found not in (None, "", 0, False) else "_none"
+        topic = js_string(found) if found not in (None, "", 0, False) else "_none"
         wait = self.duration_ms
         if self.override_delay and "delay" in msg:
-            asked = js_parse_float(msg["delay"])
+            asked = parse_float(msg["delay"])
             wait = wait if math.isnan(asked) else asked
         state = self.topics.setdefault(topic, _Armed())
         if self._is_reset(msg):
@@ -589,7 +523,7 @@ class Rbe(Node):
         self.func = str(cfg.get("func") or "rbe")
         gap = str(cfg.get("gap") or "0")
         self.percent = gap.endswith("%")
-        self.g = js_parse_float(gap) if self.percent else js_number(gap)
+        self.g = parse_float(gap) if self.percent else to_number(gap)
         self.start = str(cfg.get("start") or "")
         self.inout = str(cfg.get("inout") or "out")
         self.property = str(cfg.get("property") or "payload")
@@ -601,14 +535,14 @@ class Rbe(Node):
         topic = get_path(msg, self.topi)
         if "reset" in msg:
             if self.septopics and isinstance(topic, str) and topic:
-                self.previous.pop(js_str(msg.get("topic")), None)
+                self.previous.pop(topic, None)
             else:
                 self.previous = {}
         found, value = lookup(msg, self.property)
         if not found:
             done()
             return
-        key = js_str(topic) if self.septopics and topic not in (None, "", 0, False) \
+        key = js_string(topic) if self.septopics and topic not in (None, "", 0, False) \
             else "_no_topic"
         if self.func in ("rbe", "rbei"):
             self._changed(key, value, msg, send)
@@ -620,21 +554,21 @@ class Rbe(Node):
         send_it = self.func != "rbei" or key in self.previous
         if isinstance(value, _OBJECT) and not isinstance(self.previous.get(key, 0), _OBJECT):
             self.previous[key] = {}
-        if key in self.previous and js_equal(value, self.previous[key]):
+        if key in self.previous and strict_equal(value, self.previous[key]):
             return
         self.previous[key] = copy.deepcopy(value)
         if send_it:
             send(msg)
 
     def _band(self, key: str, value: Any, msg: Message, send: Send) -> None:
-        n = js_parse_float(value)
+        n = parse_float(value)
         if math.isnan(n):
             self.warn("no number found in payload")
             return
         func = self.func
         previous = self.previous.get(key)
         if previous is None and func in ("narrowband", "narrowbandEq"):
-            previous = n if self.start == "" else js_number(self.start)
+            previous = n if self.start == "" else to_number(self.start)
         if self.percent:
             gap = abs(previous * self.g / 100) if previous is not None else 0.0
             gap = 0.0 if math.isnan(gap) else gap

@@ -13,7 +13,6 @@ import pytest
 import runtime.nodes.logic  # noqa: F401  (registers the types until runtime.nodes imports it)
 from runtime.engine import FlowRuntime
 from runtime.message import Message
-from runtime.nodes.template import js_number, js_regex, js_replace, loose_equal, to_number
 from tests.runtime.conftest import debug_values, node, run_flow
 
 Setup = Callable[[FlowRuntime], None]
@@ -494,37 +493,3 @@ def test_template_errors_reach_the_catch_node(text: str, props: dict[str, Any],
     assert out(rt) == []
     [error] = errors(rt)
     assert message in error
-
-
-# -- JavaScript semantics -------------------------------------------------------------------
-@pytest.mark.parametrize(("value", "text"), [
-    (1.0, "1"), (0.1 + 0.2, "0.30000000000000004"), (1e21, "1e+21"), (1e-7, "1e-7"),
-    (1.5e-5, "0.000015"), (-2.5, "-2.5"), (123456789012345680000.0, "123456789012345680000"),
-    (float("nan"), "NaN"), (float("-inf"), "-Infinity"), (10, "10"),
-])
-def test_js_number(value: float, text: str) -> None:
-    assert js_number(value) == text
-
-
-@pytest.mark.parametrize(("value", "number"), [
-    (" 12 ", 12.0), ("", 0.0), ("0x10", 16.0), ("1e3", 1000.0), ("1_000", None),
-    ("inf", None), ("-Infinity", float("-inf")), (True, 1.0), ([7], 7.0), ({}, None),
-    (None, None),
-])
-def test_to_number(value: Any, number: float | None) -> None:
-    result = to_number(value)
-    assert result != result if number is None else result == number
-
-
-@pytest.mark.parametrize(("a", "b", "equal"), [
-    ("5", 5, True), (1, True, True), ("", 0, True), (None, None, True), (None, 0, False),
-    ([1, 2], "1,2", True), ({}, {}, False), ("a", "b", False),
-])
-def test_loose_equal(a: Any, b: Any, equal: bool) -> None:
-    assert loose_equal(a, b) is equal
-
-
-def test_js_replace_patterns() -> None:
-    pattern = js_regex(r"(\w)(\d)")
-    assert js_replace(pattern, "a1 b2", "$2$1[$&]$$$0") == "1a[a1]$$0 2b[b2]$$0"
-    assert js_replace(pattern, "xa1y", "<$`|$'>") == "x<x|y>y"

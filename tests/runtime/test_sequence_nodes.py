@@ -390,6 +390,13 @@ def test_rbe_keeps_a_history_per_topic_unless_told_not_to() -> None:
     assert _rbe(values, septopics=False) == [1, 2]
 
 
+def test_rbe_reset_forgets_the_topic_read_from_topi() -> None:
+    values = [{"name": "a", "payload": 1}, {"name": "b", "payload": 1},
+              {"name": "a", "reset": True}, {"name": "a", "payload": 1},
+              {"name": "b", "payload": 1}]
+    assert _rbe(values, topi="name") == [1, 1, 1]
+
+
 def test_rbe_reset_property_and_no_number_warning() -> None:
     assert _rbe([{"payload": 1}, {"reset": True, "payload": 1}, {"payload": 1}]) == [1, 1]
     assert _rbe([{"payload": {"v": 1}}, {"payload": {"v": 1, "w": 2}}, {"other": 1}],
@@ -498,6 +505,8 @@ def test_join_auto_without_parts_warns() -> None:
 @pytest.mark.parametrize(("props", "messages", "expected"), [
     ({"build": "string", "joiner": ",", "count": "3"}, _p(1, "b", True, 4), ["1,b,true"]),
     ({"build": "string", "joiner": "\\n", "count": "2"}, _p("x", "y"), ["x\ny"]),
+    # numbers print as JavaScript prints them (not 1e-06)
+    ({"build": "string", "joiner": ",", "count": "2"}, _p(0.000001, 1e21), ["0.000001,1e+21"]),
     ({"build": "array", "count": "2"}, _p(1, [2], 3, 4), [[1, [2]], [3, 4]]),
     ({"build": "buffer", "count": "2", "joiner": "[45]", "joinerType": "bin"},
      _p(b"ab", "cd"), [b"ab-cd"]),
@@ -628,6 +637,7 @@ def test_batch_refuses_an_overlap_as_large_as_the_count() -> None:
     ({"order": "descending"}, [3, 1, 2], [3, 2, 1]),
     ({}, ["10", "9", "100"], ["10", "100", "9"]),
     ({"as_num": True}, ["10", "9", "100"], ["9", "10", "100"]),
+    ({"as_num": True}, ["0x20", "0x10", "17"], ["0x10", "17", "0x20"]),  # Number("0x10") is 16
     ({"msgKey": "v", "msgKeyType": "jsonata"}, [{"v": 2}, {"v": 1}], [{"v": 1}, {"v": 2}]),
     ({"msgKey": "$length(n)", "msgKeyType": "jsonata", "order": "descending"},
      [{"n": "a"}, {"n": "ccc"}, {"n": "bb"}], [{"n": "ccc"}, {"n": "bb"}, {"n": "a"}]),
