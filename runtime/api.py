@@ -4,7 +4,9 @@
 header: `{"flows": [...], "rev": "..."}` with a 409 when the `rev` sent is stale),
 `Node-RED-Deployment-Type` full/flows/nodes/reload, `GET/POST /flows/state`, `GET /nodes`
 and `POST /inject/{id}` (the editor's inject button). Plumb adds `GET /plumb/events` (debug
-output, logs and statuses) and `GET /plumb/status`. A deploy that cannot run is answered
+output, logs and statuses) and `GET /plumb/status`. Every other path goes to the running
+flow's `http in` endpoints (`runtime.http`), as Node-RED serves both on one port; the admin
+routes take precedence. A deploy that cannot run is answered
 400 with the reasons, and the running flow keeps running. Every error is one JSON envelope:
 `{"error": code, "message": text, ...details}`.
 """
@@ -18,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 
+from runtime.http import DEFAULT_TIMEOUT, dispatch
 from runtime.manager import DeployRefused, RuntimeManager
 
 
@@ -27,8 +30,11 @@ def _error(status: int, code: str, message: str, **details: Any) -> JSONResponse
 
 def create_app(manager: RuntimeManager | None = None,
                initial_flow: list[dict[str, Any]] | None = None,
-               on_started: Callable[[RuntimeManager], None] | None = None) -> FastAPI:
-    """The API over `manager`; `initial_flow` is deployed when the server starts."""
+               on_started: Callable[[RuntimeManager], None] | None = None, *,
+               http_timeout: float = DEFAULT_TIMEOUT) -> FastAPI:
+    """The API over `manager`; `initial_flow` is deployed when the server starts. A request
+    to an http in endpoint that no http response node answers within `http_timeout`
+    seconds is answered 504."""
     manager = manager or RuntimeManager()
 
     @asynccontextmanager
@@ -112,5 +118,11 @@ def create_app(manager: RuntimeManager | None = None,
         runtime = manager.runtime
         nodes = runtime.nodes.values() if runtime else []
         return {n.id: n.current_status for n in nodes if n.current_status}
+
+    # Last, so the admin routes above win: the flow's http in endpoints.
+    @app.api_route("/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
+                                            "OPTIONS"], include_in_schema=False)
+    async def http_in(request: Request) -> Response:
+        return await dispatch(manager.runtime, request, http_timeout)
 
     return app

@@ -3,6 +3,7 @@
 from runtime.nodes import (  # noqa: F401  (each module registers its types on import)
     core,
     function,
+    http,  # http in, http response, http request
     logic,  # change, switch, range, template
     mqtt,  # mqtt-broker, mqtt in, mqtt out
     sequence,  # split, join, batch, sort; delay, trigger, rbe through timing

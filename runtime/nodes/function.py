@@ -45,6 +45,8 @@ MAX_CALL_SECONDS = 10.0  # hard cap on one call, whatever the node's `timeout` s
 MEMORY_LIMIT = 64 * 1024 * 1024
 STACK_LIMIT = 1024 * 1024
 SHARED_KEYS = ("req", "res")
+_REQ_FIELDS = ("params", "query", "headers", "body", "method", "url", "cookies", "path",
+               "hostname", "ip", "protocol")
 _REMEMBERED = 1000  # msgids whose req/res are kept for late sends (timers)
 
 _HARNESS = r"""
@@ -398,6 +400,10 @@ class FunctionNode(Node):
                 self._shared.popitem(last=False)
         body = {key: value for key, value in msg.items() if key not in shared}
         body["_msgid"] = msgid
+        if isinstance(shared.get("req"), dict):
+            # Code reads msg.req.query / params / headers: a plain copy goes in; the real
+            # request object is what comes back out on the messages sent.
+            body["req"] = {k: shared["req"].get(k) for k in _REQ_FIELDS if k in shared["req"]}
         try:
             raw = _dumps(body)
         except (TypeError, ValueError) as exc:
