@@ -5,6 +5,7 @@ from runtime.nodes import (  # noqa: F401  (each module registers its types on i
     function,
     http,  # http in, http response, http request
     logic,  # change, switch, range, template
+    modbus,  # modbus-client, -read, -getter, -flex-getter, -write, -flex-write
     mqtt,  # mqtt-broker, mqtt in, mqtt out
     sequence,  # split, join, batch, sort; delay, trigger, rbe through timing
 )
