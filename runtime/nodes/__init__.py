@@ -2,10 +2,12 @@
 
 from runtime.nodes import (  # noqa: F401  (each module registers its types on import)
     core,
+    files,  # file, file in, watch
     function,
     http,  # http in, http response, http request
     logic,  # change, switch, range, template
     modbus,  # modbus-client, -read, -getter, -flex-getter, -write, -flex-write
     mqtt,  # mqtt-broker, mqtt in, mqtt out
+    parsers,  # csv, yaml, xml
     sequence,  # split, join, batch, sort; delay, trigger, rbe through timing
 )
