@@ -13,12 +13,12 @@ import codecs
 import contextlib
 import errno
 import json
-import math
 import os
 import stat
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.jsvalues import js_string as _js_string
 from runtime.message import Message, clone_message
 from runtime.node import Done, Node, Send
 from runtime.registry import register
@@ -30,19 +30,7 @@ STREAM_CHUNK = 64 * 1024
 
 def js_string(value: Any) -> str:
     """A scalar as JavaScript's String() writes it (payloads written to a file)."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
-    return str(value)
+    return _js_string(value)
 
 
 def _codec(name: str) -> str:

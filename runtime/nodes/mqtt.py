@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import math
 import re
 import ssl
 import threading
@@ -32,6 +31,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from runtime.jsvalues import format_number
 from runtime.message import Message, new_message
 from runtime.node import Done, Node, Send
 from runtime.registry import register
@@ -115,13 +115,7 @@ def decode_payload(raw: bytes, datatype: str, content_type: str | None = None,
 
 
 def _js_number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return re.sub(r"e([+-])0*(\d)", r"e\1\2", repr(value))
+    return format_number(value)
 
 
 def _json_default(value: Any) -> Any:

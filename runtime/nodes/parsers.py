@@ -24,12 +24,12 @@ from __future__ import annotations
 import datetime
 import importlib
 import json
-import math
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from runtime.jsvalues import js_string
 from runtime.message import Message, clone_message
 from runtime.node import Done, Node, Send
 from runtime.registry import register
@@ -42,16 +42,8 @@ def _js_string(value: Any) -> str:
     """A cell or text value as JavaScript's String() writes it (null as empty)."""
     if value is None:
         return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
+    if isinstance(value, bool | int | float):
+        return js_string(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     if isinstance(value, bytes):
