@@ -8,6 +8,7 @@ from runtime.nodes import (  # noqa: F401  (each module registers its types on i
     logic,  # change, switch, range, template
     modbus,  # modbus-client, -read, -getter, -flex-getter, -write, -flex-write
     mqtt,  # mqtt-broker, mqtt in, mqtt out
+    onnx,  # plumb-onnx
     opcua,  # OpcUa-Endpoint, OpcUa-Item, OpcUa-Client
     parsers,  # csv, yaml, xml
     sequence,  # split, join, batch, sort; delay, trigger, rbe through timing
