@@ -22,6 +22,7 @@ from runtime.context import ContextStore
 from runtime.message import Message, clone_message, error_message, new_id
 from runtime.node import Node
 from runtime.registry import STRUCTURAL, NodeRegistry, load_builtin_nodes
+from runtime.subflows import SubflowError, expand
 
 log = logging.getLogger("plumb.runtime")
 LOOP_LIMIT = 10
@@ -89,9 +90,14 @@ class FlowRuntime:
             raise FlowError("every node needs a unique id")
         self.tabs = {str(n["id"]): n for n in flow if n.get("type") == "tab"}
         disabled_tabs = {i for i, t in self.tabs.items() if t.get("disabled")}
-        enabled = [n for n in flow if n.get("type") not in STRUCTURAL
-                   and not str(n.get("type", "")).startswith("subflow:")
-                   and not n.get("d") and str(n.get("z") or "") not in disabled_tabs]
+        templates = {str(n["id"]) for n in flow if n.get("type") == "subflow"}
+        try:
+            expanded = expand(flow)
+        except SubflowError as exc:
+            raise FlowError(str(exc)) from exc
+        enabled = [n for n in expanded if n.get("type") not in STRUCTURAL
+                   and not n.get("d") and str(n.get("z") or "") not in disabled_tabs
+                   and str(n.get("z") or "") not in templates]
         missing = self.registry.missing(enabled)
         if missing:
             raise MissingTypesError(missing)

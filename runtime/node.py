@@ -10,6 +10,7 @@ hands the message to the Catch nodes of the tab with `msg.error` set.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -77,6 +78,21 @@ class Node:
         self.runtime.report_log(self, "error", text)
         if msg is not None:
             self.runtime.handle_error(self, msg, text)
+
+    def env_get(self, name: str) -> Any:
+        """An env variable as Node-RED resolves it: the subflow instance's properties,
+        then the tab's env, then the runtime's settings, then the process environment."""
+        from runtime.values import evaluate
+
+        own = (self.config.get("_env") or {}).get(name)
+        if isinstance(own, dict):
+            return evaluate(own.get("value", ""), str(own.get("type") or "str"), self, None)
+        tab = self.runtime.tabs.get(self.z) or {}
+        for entry in tab.get("env") or []:
+            if isinstance(entry, dict) and entry.get("name") == name:
+                return evaluate(entry.get("value", ""), str(entry.get("type") or "str"), self,
+                                None)
+        return self.runtime.env.get(name, os.environ.get(name, ""))
 
     def label(self) -> str:
         return f"{self.type} {self.name!r} ({self.id})" if self.name else f"{self.type} ({self.id})"

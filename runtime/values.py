@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import time
 from functools import lru_cache
@@ -128,8 +127,7 @@ def evaluate(value: Any, kind: str, node: Node, msg: Message | None) -> Any:
     if kind == "global":
         return node.context.global_().get(str(value))
     if kind == "env":
-        name = str(value)
-        return node.runtime.env.get(name, os.environ.get(name, ""))
+        return node.env_get(str(value))
     if kind == "jsonata":
         try:
             return _jsonata(str(value)).evaluate(msg or {})
