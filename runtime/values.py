@@ -100,9 +100,13 @@ def _jsonata(expression: str) -> Any:
         raise ValueError_(f"JSONata expression {expression!r}: {exc}") from exc
 
 
+# Older editors and example flows spell some types out ("string" for "str").
+_ALIASES = {"string": "str", "number": "num", "boolean": "bool"}
+
+
 def evaluate(value: Any, kind: str, node: Node, msg: Message | None) -> Any:
     """The value a typed input stands for, for this message."""
-    kind = kind or "str"
+    kind = _ALIASES.get(kind, kind) if kind else "str"
     if kind == "str":
         return "" if value is None else str(value)
     if kind == "num":

@@ -87,10 +87,20 @@ class Debug(Node):
         if self.config.get("active") is False:
             done()
             return
-        whole = str(self.config.get("complete", "payload")) in ("true", "True")
-        target = str(self.config.get("complete") or "payload")
-        value = {k: v for k, v in msg.items() if k not in ("req", "res")} if whole \
-            else get_path(msg, target)
+        complete = str(self.config.get("complete", "payload"))
+        whole = complete in ("true", "True")
+        # "false" is how older editors said "msg.payload"
+        target = "payload" if complete in ("false", "False", "") else complete
+        if whole:
+            value: Any = {k: v for k, v in msg.items() if k not in ("req", "res")}
+        elif self.config.get("targetType") == "jsonata":
+            try:
+                value = evaluate(target, "jsonata", self, msg)
+            except ValueError_ as exc:
+                done(str(exc))
+                return
+        else:
+            value = get_path(msg, target)
         self.runtime.debug(self, value)
         if self.config.get("console") in (True, "true"):
             self.log(json.dumps(value, default=str)[:1000])

@@ -161,3 +161,19 @@ def test_inject_types_and_a_repeat() -> None:
     values = debug_values(rt, "d")
     assert 2 <= len(values) <= 4
     assert values[0]["payload"] == {"a": [1, 2]} and values[0]["topic"] == "t1"
+
+
+def test_debug_reads_old_editor_settings_and_jsonata() -> None:
+    async def act(rt: FlowRuntime) -> None:
+        rt.inject("in", {"payload": "Hello", "topic": "Sample"})
+
+    flow = [node("in", "link in", [["old", "expr"]]), node("old", "debug", complete="false"),
+            node("expr", "debug", complete='"[" & topic & "] " & payload',
+                 targetType="jsonata"),
+            node("i", "inject", [["s"]], once=True, onceDelay=0.01,
+                 props=[{"p": "label", "v": "text", "vt": "string"}]),
+            node("s", "debug", complete="label")]
+    rt = run_flow(flow, act)
+    assert debug_values(rt, "old") == ["Hello"]
+    assert debug_values(rt, "expr") == ["[Sample] Hello"]
+    assert debug_values(rt, "s") == ["text"]  # "string" is the older spelling of "str"
