@@ -27,12 +27,12 @@ EXTERNAL = {"http request", "http in", "file", "file in", "watch", "exec"}
 
 # Examples whose output Plumb (or this driver: Node-RED showed nothing for some) is known
 # to differ on (relative path -> reason); found by this test, not yet diagnosed one by one.
+# The marks are not strict: an example that starts agreeing passes.
 DIFFERS = "debug output differs from Node-RED's (runtime bug or driver gap, undiagnosed)"
 KNOWN_DIFFERENCES: dict[str, str] = {
     "common/catch/01 - Catch error.json": DIFFERS,
     "common/debug/03 - Output to console.json": DIFFERS,
     "common/debug/04 - Output to node status.json": DIFFERS,
-    "common/debug/05 - Formatting output using JSONata.json": DIFFERS,
     "common/status/01 - Handle status message output.json": DIFFERS,
     "function/delay/05 - Limit message rate for each topic.json": DIFFERS,
     "function/function/03 - Send messages asynchronously.json": DIFFERS,
@@ -46,6 +46,9 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "sequence/batch/03 - Concatenate mode.json": DIFFERS,
     "sequence/join/01 - Automatic join mode.json": DIFFERS,
     "sequence/split/01 - Split message payload.json": DIFFERS,
+    # A join with a 2 s timeout racing the driver's quiet period: passes on a quiet
+    # machine, can cut a group short when the machine is busy.
+    "sequence/join/02 - Manual join mode.json": "timing-sensitive (2 s join timeout)",
 }
 
 
