@@ -91,13 +91,14 @@ def _join(parts: list[str | int]) -> str:
 
 
 @lru_cache(maxsize=256)
-def _jsonata(expression: str) -> Any:
+def compiled_jsonata(expression: str) -> Any:
+    """A parsed JSONata expression, cached; ValueError_ when it does not parse."""
     import jsonata
 
     try:
         return jsonata.Jsonata(expression)
     except Exception as exc:
-        raise ValueError_(f"JSONata expression {expression!r}: {exc}") from exc
+        raise ValueError_(f"Invalid JSONata expression {expression!r}: {exc}") from exc
 
 
 # Older editors and example flows spell some types out ("string" for "str").
@@ -134,7 +135,7 @@ def evaluate(value: Any, kind: str, node: Node, msg: Message | None) -> Any:
         return node.env_get(str(value))
     if kind == "jsonata":
         try:
-            return _jsonata(str(value)).evaluate(msg or {})
+            return compiled_jsonata(str(value)).evaluate(msg or {})
         except ValueError_:
             raise
         except Exception as exc:

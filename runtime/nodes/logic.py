@@ -12,7 +12,6 @@ import importlib
 import math
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from runtime.jsvalues import (
@@ -30,7 +29,14 @@ from runtime.message import Message
 from runtime.node import Done, Node, Send
 from runtime.nodes.template import render
 from runtime.registry import register
-from runtime.values import ValueError_, delete_path, evaluate, get_path, set_path
+from runtime.values import (
+    ValueError_,
+    compiled_jsonata,
+    delete_path,
+    evaluate,
+    get_path,
+    set_path,
+)
 
 # -- context, messages, JSONata ------------------------------------------------------------
 _STORE_PREFIX = re.compile(r"^#:\(\w*\)::")
@@ -107,16 +113,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=256)
-def _compiled(expression: str) -> Any:
-    import jsonata
-
-    try:
-        return jsonata.Jsonata(expression)
-    except Exception as exc:
-        raise ValueError_(f"Invalid JSONata expression: {exc}") from exc
-
-
 def jsonata_eval(expression: str, node: Node, msg: Message, **extra: Any) -> Any:
     """Evaluate a JSONata expression against `msg` with Node-RED's context functions."""
     import jsonata
@@ -126,7 +122,7 @@ def jsonata_eval(expression: str, node: Node, msg: Message, **extra: Any) -> Any
                 "globalContext": lam(lambda key: context_get(node, "global", str(key))),
                 "env": lam(lambda name: evaluate(str(name), "env", node, msg)), **extra}
     try:
-        return plain(_compiled(expression).evaluate(msg, bindings))
+        return plain(compiled_jsonata(expression).evaluate(msg, bindings))
     except ValueError_:
         raise
     except Exception as exc:
@@ -200,7 +196,7 @@ class Change(Node):
             except ValueError as exc:
                 raise ValueError_(f"Invalid JSON in rule for {rule.get('p')!r}: {exc}") from exc
         if rule["t"] in ("set", "change") and rule["tot"] == "jsonata":
-            _compiled(str(rule.get("to", "")))
+            compiled_jsonata(str(rule.get("to", "")))
 
     def on_input(self, msg: Message, send: Send, done: Done) -> None:
         if self.invalid:

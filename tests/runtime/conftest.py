@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,3 +39,20 @@ def run_flow(flow: list[dict[str, Any]],
 def debug_values(runtime: FlowRuntime, node_id: str | None = None) -> list[Any]:
     return [e["value"] for e in runtime.events
             if e["kind"] == "debug" and (node_id is None or e["id"] == node_id)]
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    """Poll `check` until it returns something truthy (returned), or fail after `timeout`
+    seconds: waits that hold on a busy 2-core machine without fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def statuses(runtime: FlowRuntime, node_id: str) -> list[dict[str, Any]]:
+    return [e["status"] for e in runtime.events
+            if e["kind"] == "status" and e["id"] == node_id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ import runtime.nodes.modbus  # noqa: F401  (registers the Modbus node types)
 from evals.flows.servers import ModbusSlave, wait_for_port
 from runtime.engine import FlowRuntime
 from runtime.nodes.modbus import ModbusError, rate_seconds, write_values
-from tests.runtime.conftest import debug_values, node, run_flow
+from tests.runtime.conftest import debug_values, node, run_flow, statuses, until
 
 DEADLINE = 15.0  # seconds: generous, the machine may be busy
 
@@ -69,20 +69,6 @@ def client(port: int, **props: Any) -> dict[str, Any]:
 
 def debug(id_: str) -> dict[str, Any]:
     return node(id_, "debug", complete="true")
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def statuses(rt: FlowRuntime, node_id: str) -> list[dict[str, Any]]:
-    return [e["status"] for e in rt.events if e["kind"] == "status" and e["id"] == node_id]
 
 
 def payloads(rt: FlowRuntime, node_id: str) -> list[Any]:

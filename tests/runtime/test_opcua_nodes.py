@@ -5,8 +5,7 @@ id to Catch, a server that goes away and comes back."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ import runtime.nodes.opcua  # noqa: F401  (registers the OPC UA node types)
 from evals.flows.servers import OpcUaServer
 from runtime.engine import FlowRuntime
 from runtime.nodes.opcua import OpcUaError, convert, interval_ms, split_topic, variant
-from tests.runtime.conftest import debug_values, node, run_flow
+from tests.runtime.conftest import debug_values, node, run_flow, statuses, until
 
 DEADLINE = 20.0  # seconds: generous, the machine may be busy
 
@@ -55,20 +54,6 @@ def item(id_: str, node_id: str, datatype: str, target: str, value: Any = None) 
 
 def debug(id_: str) -> dict[str, Any]:
     return node(id_, "debug", complete="true")
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def statuses(rt: FlowRuntime, node_id: str) -> list[dict[str, Any]]:
-    return [e["status"] for e in rt.events if e["kind"] == "status" and e["id"] == node_id]
 
 
 def connected(rt: FlowRuntime, node_id: str) -> bool:
