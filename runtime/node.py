@@ -79,20 +79,39 @@ class Node:
         if msg is not None:
             self.runtime.handle_error(self, msg, text)
 
+    def _declared_env(self) -> dict[str, dict[str, Any]]:
+        """Env entries declared in the flow: the tab's, overridden by the subflow
+        instance's (`_env`, set when subflows are expanded). name -> {value, type}."""
+        tab = self.runtime.tabs.get(self.z) or {}
+        declared = {str(e["name"]): e for e in tab.get("env") or []
+                    if isinstance(e, dict) and e.get("name")}
+        declared.update(self.config.get("_env") or {})
+        return declared
+
     def env_get(self, name: str) -> Any:
         """An env variable as Node-RED resolves it: the subflow instance's properties,
         then the tab's env, then the runtime's settings, then the process environment."""
         from runtime.values import evaluate
 
-        own = (self.config.get("_env") or {}).get(name)
-        if isinstance(own, dict):
-            return evaluate(own.get("value", ""), str(own.get("type") or "str"), self, None)
-        tab = self.runtime.tabs.get(self.z) or {}
-        for entry in tab.get("env") or []:
-            if isinstance(entry, dict) and entry.get("name") == name:
-                return evaluate(entry.get("value", ""), str(entry.get("type") or "str"), self,
-                                None)
+        entry = self._declared_env().get(name)
+        if isinstance(entry, dict):
+            return evaluate(entry.get("value", ""), str(entry.get("type") or "str"), self, None)
         return self.runtime.env.get(name, os.environ.get(name, ""))
+
+    def env_all(self) -> dict[str, Any]:
+        """Every env variable `env_get` can see, resolved at once (for code that gets the
+        whole set, such as a function node's sandbox). An entry that cannot be read is
+        left out."""
+        from runtime.values import ValueError_, evaluate
+
+        env: dict[str, Any] = {**os.environ, **self.runtime.env}
+        for name, entry in self._declared_env().items():
+            try:
+                env[name] = evaluate(entry.get("value"), str(entry.get("type") or "str"),
+                                     self, None)
+            except (ValueError_, TypeError):
+                continue
+        return env
 
     def label(self) -> str:
         return f"{self.type} {self.name!r} ({self.id})" if self.name else f"{self.type} ({self.id})"

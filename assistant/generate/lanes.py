@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from assistant.extract import Extracted
 from assistant.generate.functions import FunctionSpec
 from assistant.generate.plan import Plan
-from assistant.generate.skeleton import PLACEHOLDER_BROKER, Skeleton, build_skeleton
+from assistant.generate.skeleton import (
+    PLACEHOLDER_BROKER,
+    Skeleton,
+    build_skeleton,
+    plan_title,
+)
 from assistant.generate.understand import understand
 from assistant.generate.understanding import Understanding
 
@@ -133,7 +138,7 @@ def build_lanes(request: str, whole: Understanding) -> Lanes | None:
     texts = split_lanes(request, whole)
     if texts is None:
         return None
-    merged = Plan(name=build_skeleton(whole).plan.name)
+    merged = Plan(name=plan_title(request))
     functions: dict[str, FunctionSpec] = {}
     contexts: dict[str, tuple[Understanding, Extracted]] = {}
     for i, text in enumerate(texts, 1):

@@ -121,7 +121,7 @@ def _sample_payload(u: Understanding, fallback: Any) -> Any:
 class _Builder:
     def __init__(self, u: Understanding):
         self.u = u
-        self.plan = Plan(name=_title(u.request))
+        self.plan = Plan(name=plan_title(u.request))
         self.functions: dict[str, FunctionSpec] = {}
         self.counter = 0
         self.kept: dict[str, str] = {}  # a "keep value" change node -> the write it feeds
@@ -250,7 +250,8 @@ class _Builder:
         return key
 
 
-def _title(request: str) -> str:
+def plan_title(request: str) -> str:
+    """The tab label for a request: its first words."""
     words = re.sub(r"\s+", " ", request).strip().split(" ")
     return " ".join(words[:8])[:60] or "Plumb flow"
 

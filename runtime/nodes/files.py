@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.jsvalues import js_string as _js_string
+from runtime.jsvalues import js_string
 from runtime.message import Message, clone_message
 from runtime.node import Done, Node, Send
 from runtime.registry import register
@@ -26,11 +26,6 @@ from runtime.values import ValueError_, evaluate
 
 # Bytes per message for `file in` in "stream" format (Node-RED reads 64 KiB chunks).
 STREAM_CHUNK = 64 * 1024
-
-
-def js_string(value: Any) -> str:
-    """A scalar as JavaScript's String() writes it (payloads written to a file)."""
-    return _js_string(value)
 
 
 def _codec(name: str) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -39,7 +38,6 @@ import quickjs
 from runtime.message import Message, new_id
 from runtime.node import Done, Node, Send
 from runtime.registry import register
-from runtime.values import ValueError_, evaluate
 
 MAX_CALL_SECONDS = 10.0  # hard cap on one call, whatever the node's `timeout` says
 MEMORY_LIMIT = 64 * 1024 * 1024
@@ -367,15 +365,8 @@ class FunctionNode(Node):
         self.status("red", "dot", "error")
 
     def _env(self) -> dict[str, Any]:
-        env: dict[str, Any] = {**os.environ, **self.runtime.env}
+        env = self.env_all()
         tab = self.runtime.tabs.get(self.z) or {}
-        for entry in tab.get("env") or []:
-            if isinstance(entry, dict) and entry.get("name"):
-                try:
-                    env[str(entry["name"])] = evaluate(entry.get("value"),
-                                                       str(entry.get("type") or "str"), self, None)
-                except (ValueError_, TypeError):
-                    continue
         env.update({"NR_NODE_ID": self.id, "NR_NODE_NAME": self.name, "NR_FLOW_ID": self.z,
                     "NR_FLOW_NAME": str(tab.get("label") or "")})
         return env

@@ -114,10 +114,6 @@ def decode_payload(raw: bytes, datatype: str, content_type: str | None = None,
     return text
 
 
-def _js_number(value: float) -> str:
-    return format_number(value)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return {"type": "Buffer", "data": list(value)}
@@ -136,7 +132,7 @@ def encode_payload(value: Any) -> bytes:
     if isinstance(value, int):
         return str(value).encode()
     if isinstance(value, float):
-        return _js_number(value).encode()
+        return format_number(value).encode()
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
                           default=_json_default).encode("utf-8")

@@ -71,3 +71,20 @@ def test_an_instance_of_a_missing_subflow_is_refused() -> None:
 def test_expand_leaves_a_flow_without_subflows_alone() -> None:
     flow = [TAB, node("a", "debug")]
     assert expand(flow) is flow
+
+
+def test_a_function_in_a_subflow_reads_the_instance_env() -> None:
+    import runtime.nodes.function  # noqa: F401  (registers the type)
+
+    definition = {**SUBFLOW, "in": [{"wires": [{"id": "sf-fn"}]}],
+                  "out": [{"wires": [{"id": "sf-fn", "port": 0}]}]}
+    inside = {"id": "sf-fn", "type": "function", "z": "sf", "outputs": 1, "wires": [[]],
+              "func": "msg.payload = env.get('TAG'); return msg;"}
+    flow = [definition, inside, node("in", "link in", [["a"]]),
+            _instance("a", "d", tag="from-instance"), node("d", "debug")]
+
+    async def act(rt: FlowRuntime) -> None:
+        rt.inject("in", {"payload": 0})
+
+    rt = run_flow(flow, act, settle=0.5)
+    assert debug_values(rt, "d") == ["from-instance"]
