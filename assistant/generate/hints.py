@@ -10,19 +10,8 @@ from __future__ import annotations
 import re
 
 from assistant.extract import Extracted
+from assistant.generate.conversions import fact_for
 
-_CONVERSIONS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?:°\s*F|deg\s*F|fahrenheit).{0,80}(?:°\s*C|deg\s*C|celsius)", re.I | re.S),
-     "Fahrenheit to Celsius: c = (f - 32) * 5 / 9"),
-    (re.compile(r"(?:°\s*C|deg\s*C|celsius).{0,80}(?:°\s*F|deg\s*F|fahrenheit)", re.I | re.S),
-     "Celsius to Fahrenheit: f = c * 9 / 5 + 32"),
-    (re.compile(r"\bbar\b.{0,120}\bpsi\b", re.I | re.S),
-     "bar to psi: psi = bar * 14.5038"),
-    (re.compile(r"\bpsi\b.{0,120}\bbar\b", re.I | re.S), "psi to bar: bar = psi / 14.5038"),
-    (re.compile(r"\bmm\b.{0,120}\b(?:metres?|meters?|\bm\b)", re.I | re.S),
-     "millimetres to metres: m = mm / 1000"),
-    (re.compile(r"\bkw\b.{0,60}\bmw\b", re.I | re.S), "kW to MW: MW = kW / 1000"),
-]
 _MA_RANGE = re.compile(
     r"4\s*-\s*20\s*m?a\s*=\s*(-?\d+(?:\.\d+)?)\s*(?:-|to|\.\.)\s*(-?\d+(?:\.\d+)?)", re.I)
 _STATEFUL = re.compile(
@@ -56,10 +45,9 @@ def function_hints(found: Extracted, arrival: str) -> list[str]:
                         line += f" {scale.unit}"
             hints.append(line)
             offset += span
-    for pattern, text in _CONVERSIONS:
-        if pattern.search(found.request):
-            hints.append(text)
-            break
+    fact = fact_for(found.request)
+    if fact is not None:
+        hints.append(fact)
     ma = _MA_RANGE.search(found.request)
     if ma:
         low, high = float(ma.group(1)), float(ma.group(2))

@@ -443,3 +443,15 @@ def test_values_to_ignore_keep_the_opposite() -> None:
     [switch] = [n for n in flow if n["type"] == "switch"]
     assert switch["rules"] == [{"t": "gt", "v": "0", "vt": "num"}]
     assert not [n for n in flow if n["type"] == "function"]
+
+
+def test_one_conversion_table_for_recipes_and_prompt_facts() -> None:
+    from assistant.generate.conversions import conversion_for, fact_for
+
+    converted = conversion_for("the radar gives mm, publish metres")
+    assert converted is not None and converted.formula == "v / 1000"
+    assert fact_for("the radar gives mm, publish metres") == converted.fact
+    # a bare "m" is enough to tell the model, not enough to write the division into code
+    assert conversion_for("level in mm, publish in m on a/b") is None
+    assert fact_for("level in mm, publish in m on a/b") == "millimetres to metres: m = mm / 1000"
+    assert conversion_for("pressure in bar, nothing else") is None

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.extract import Extracted
+from assistant.generate.conversions import conversion_for
 from assistant.generate.understand import in_error_sentence
 
 # Words that ask for logic beyond take-scale-round-wrap: the model handles those.
@@ -42,16 +43,6 @@ _RANGE_MAP = re.compile(
     rf"(?P<c>{_NUMBER})\s*(?:-|\.\.|to|…)\s*(?P<d>{_NUMBER})", re.IGNORECASE)
 _UNIT_FACTOR = re.compile(
     rf"\b1\s*(?P<from>[a-z°%]+)\s*=\s*(?P<factor>{_NUMBER})\s*(?P<to>[a-z°%]+)", re.IGNORECASE)
-_CONVERSIONS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?:°\s*F|deg\s*F|fahrenheit).{0,80}(?:°\s*C|deg\s*C|celsius)", re.I | re.S),
-     "(v - 32) * 5 / 9"),
-    (re.compile(r"(?:°\s*C|deg\s*C|celsius).{0,80}(?:°\s*F|deg\s*F|fahrenheit)", re.I | re.S),
-     "v * 9 / 5 + 32"),
-    (re.compile(r"\bbar\b.{0,120}\bpsi\b", re.I | re.S), "v * 14.5038"),
-    (re.compile(r"\bpsi\b.{0,120}\bbar\b", re.I | re.S), "v / 14.5038"),
-    (re.compile(r"\bmm\b.{0,120}(?:\bmetres?\b|\bmeters?\b)", re.I | re.S), "v / 1000"),
-    (re.compile(r"\bkw\b.{0,60}\bmw\b", re.I | re.S), "v / 1000"),
-]
 _PARSE_TEXT = re.compile(r"\bpars\w*\b.{0,40}\b(?:number|value|count|digits?)\b", re.I | re.S)
 _TIME_KEY = re.compile(r"^(?:ts|time|timestamp|t_?ms|epoch|at|rx|received)$", re.IGNORECASE)
 
@@ -125,9 +116,10 @@ def _conversion(request: str, expr: str) -> str | None:
     m = _UNIT_FACTOR.search(request)
     if m:
         return f"({expr}) * {float(m.group('factor')):g}"
-    for pattern, formula in _CONVERSIONS:
-        if pattern.search(request):
-            return formula.replace("v", f"({expr})") if expr != "v" else formula
+    conversion = conversion_for(request)
+    if conversion is not None:
+        formula = conversion.formula
+        return formula.replace("v", f"({expr})") if expr != "v" else formula
     return expr
 
 
