@@ -15,6 +15,8 @@ Both runtimes get the same flow through their admin APIs (`POST /flows`) and the
   message: calls/s.
 * MQTT: `mqtt in -> mqtt out` through a local mosquitto on a free loopback port; paho
   publishes M messages (QoS 0) and counts them on the out topic: messages/s.
+* Memory: each server's resident set (VmRSS) once the flow is deployed, and its peak
+  (VmHWM) after all the load, read from /proc.
 
 The two servers run one after the other (never under load at the same time), each in its own
 process. Results are printed as a table (figure, Plumb, Node-RED, Plumb / Node-RED; for
@@ -191,6 +193,10 @@ class PlumbServer:
             raise RuntimeError(f"Plumb refused the bench flow: {status} {body[:2000]!r}")
         time.sleep(0.5)
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
@@ -219,6 +225,10 @@ class NodeRedServer:
         if not result.started or result.start_errors:
             raise RuntimeError("Node-RED did not start the bench flow:\n"
                                + "\n".join(result.log[-30:]))
+
+    @property
+    def pid(self) -> int | None:
+        return self._red.pid
 
     def stop(self) -> None:
         self._red.stop()
@@ -254,6 +264,22 @@ class Mosquitto:
             self._process.terminate()
             self._process.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def memory_mb(pid: int | None) -> dict[str, float]:
+    """Resident memory of a process now and at its peak (Linux /proc), in MiB."""
+    found: dict[str, float] = {}
+    if pid is None:
+        return found
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = round(int(value.split()[0]) / 1024, 1)
+    return found
 
 
 # --------------------------------------------------------------------------- load
@@ -398,7 +424,7 @@ def mqtt_load(broker_port: int, prefix: str, messages: int,
 def measure(server: Any, args: argparse.Namespace, mqtt_port: int | None) -> dict[str, Any]:
     prefix = f"plumbbench/{server.name.lower().replace('-', '')}"
     server.deploy(bench_flow(args.messages, mqtt_port, prefix))
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"memory_idle": memory_mb(server.pid)}
     print(f"[{server.name}] http change ...", file=sys.stderr)
     out["http_change"] = http_load(server.url, "/bench/change", args.seconds, args.concurrency)
     print(f"[{server.name}] http function ...", file=sys.stderr)
@@ -410,6 +436,7 @@ def measure(server: Any, args: argparse.Namespace, mqtt_port: int | None) -> dic
     if mqtt_port is not None:
         print(f"[{server.name}] mqtt ...", file=sys.stderr)
         out["mqtt"] = mqtt_load(mqtt_port, prefix, args.mqtt_messages)
+    out["memory_after"] = memory_mb(server.pid)
     return out
 
 
@@ -421,6 +448,8 @@ FIGURES = [
     ("5-node chain msg/s", "chain", "msg_s", True),
     ("function calls/s", "function", "msg_s", True),
     ("mqtt in->out msg/s", "mqtt", "msg_s", True),
+    ("RSS idle MiB", "memory_idle", "VmRSS", False),
+    ("RSS peak MiB", "memory_after", "VmHWM", False),
 ]
 
 
@@ -482,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                           row["node_red"])]
         ratio = f"{row['ratio']:>8}" if row["ratio"] is not None else f"{'-':>8}"
         print(f"{row['figure']:<24}{''.join(cells)}{ratio}")
-    print("ratio: Plumb / Node-RED for rates, Node-RED / Plumb for p99 (above 1 = Plumb ahead)")
+    print("ratio: Plumb / Node-RED for rates, Node-RED / Plumb for p99 and memory "
+          "(above 1 = Plumb ahead)")
     for scenario in ("http_change", "http_function"):
         for key in ("plumb", "node_red"):
             if results[key][scenario]["errors"]:

@@ -127,6 +127,11 @@ class NodeRed:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The Node-RED process's id while it runs (benchmarks read its memory)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 60) -> NodeRed:
         (self.user_dir / "node_modules").symlink_to(self.root / "node_modules")
         settings = self.user_dir / "settings.js"

@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.http import DEFAULT_TIMEOUT, dispatch
 from runtime.manager import DeployRefused, RuntimeManager
@@ -119,10 +121,33 @@ def create_app(manager: RuntimeManager | None = None,
         nodes = runtime.nodes.values() if runtime else []
         return {n.id: n.current_status for n in nodes if n.current_status}
 
-    # Last, so the admin routes above win: the flow's http in endpoints.
-    @app.api_route("/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
-                                            "OPTIONS"], include_in_schema=False)
-    async def http_in(request: Request) -> Response:
-        return await dispatch(manager.runtime, request, http_timeout)
-
+    app.add_middleware(FlowEndpoints, manager=manager, admin=app.router.routes,
+                       timeout=http_timeout)
     return app
+
+
+class FlowEndpoints:
+    """Every request that no admin route takes goes straight to the running flow's http
+    in endpoints, past FastAPI's routing and parameter machinery (a request per message
+    is the hot path of an http flow)."""
+
+    def __init__(self, app: ASGIApp, manager: RuntimeManager, admin: list[BaseRoute],
+                 timeout: float) -> None:
+        self.app = app
+        self.manager = manager
+        self.admin = admin  # read per request: routes added after this still count
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._is_admin(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        response = await dispatch(self.manager.runtime, Request(scope, receive), self.timeout)
+        await response(scope, receive, send)
+
+    def _is_admin(self, path: str) -> bool:
+        for route in self.admin:
+            pattern = getattr(route, "path_regex", None)
+            if pattern is not None and pattern.match(path):
+                return True
+        return False

@@ -21,6 +21,9 @@ class ContextStore:
         self._path = path
         self._lock = threading.Lock()
         self._data: dict[str, dict[str, Any]] = {}
+        # Bumped on every write to a scope, so a reader that keeps its own copy (a function
+        # node's sandbox) knows when the copy is stale without comparing values.
+        self._versions: dict[str, int] = {}
         if path is not None and path.exists():
             try:
                 loaded = json.loads(path.read_text())
@@ -39,6 +42,7 @@ class ContextStore:
                 self._data.get(scope, {}).pop(key, None)
             else:
                 self._data.setdefault(scope, {})[key] = value
+            self._bump(scope)
             self._save()
 
     def keys(self, scope: str) -> list[str]:
@@ -49,16 +53,30 @@ class ContextStore:
         with self._lock:
             return dict(self._data.get(scope, {}))
 
-    def replace(self, scope: str, values: dict[str, Any]) -> None:
-        """Set a whole scope at once (how a function node syncs its changes back)."""
+    def update(self, scope: str, changes: dict[str, Any]) -> None:
+        """Set several keys at once (None removes one): one lock, one write to disk."""
         with self._lock:
-            self._data[scope] = {k: v for k, v in values.items() if v is not None}
+            values = self._data.setdefault(scope, {})
+            for key, value in changes.items():
+                if value is None:
+                    values.pop(key, None)
+                else:
+                    values[key] = value
+            self._bump(scope)
             self._save()
 
     def clear(self, scope: str) -> None:
         with self._lock:
             self._data.pop(scope, None)
+            self._bump(scope)
             self._save()
+
+    def version(self, scope: str) -> int:
+        """A number that changes whenever the scope is written."""
+        return self._versions.get(scope, 0)
+
+    def _bump(self, scope: str) -> None:
+        self._versions[scope] = self._versions.get(scope, 0) + 1
 
     def _save(self) -> None:
         if self._path is None:
@@ -104,5 +122,8 @@ class _Scoped:
     def all(self) -> dict[str, Any]:
         return self.store.scope(self.name)
 
-    def replace(self, values: dict[str, Any]) -> None:
-        self.store.replace(self.name, values)
+    def update(self, changes: dict[str, Any]) -> None:
+        self.store.update(self.name, changes)
+
+    def version(self) -> int:
+        return self.store.version(self.name)

@@ -52,8 +52,9 @@ class FlowRuntime:
 
     def __init__(self, registry: NodeRegistry | None = None,
                  context_store: ContextStore | None = None, close_timeout: float = 5.0,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, allow_exec: bool = False) -> None:
         self.registry = registry or load_builtin_nodes()
+        self.allow_exec = allow_exec is True  # exec nodes run commands: only when asked
         self.context_store = context_store or ContextStore()
         self.close_timeout = close_timeout
         self.env = dict(env or {})
@@ -61,21 +62,29 @@ class FlowRuntime:
         self.tabs: dict[str, dict[str, Any]] = {}
         self.flow: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # debug output, logs, statuses: observable
-        self.events_total = 0  # events ever emitted; `events` keeps the last 1,000
+        self.events_total = 0  # events ever emitted; `events` keeps the last 1,000 to 1,200
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        # (kind, node id) -> the catch/status/complete nodes covering that node; built on
+        # first use and dropped whenever the set of nodes changes (start, update).
+        self._covers: dict[tuple[str, str], list[Node]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.running = False
 
     # -- start and stop ----------------------------------------------------------------------
     async def start(self, flow: list[dict[str, Any]]) -> None:
         """Build and start every enabled node, config nodes first. Refuses (and starts
-        nothing) when a node type is missing."""
+        nothing) when a node type is missing, or for exec nodes unless `allow_exec`."""
         self._loop = asyncio.get_running_loop()
         enabled = self._enabled(flow)
+        if not self.allow_exec and any(e.get("type") == "exec" for e in enabled):
+            from runtime.nodes.exec import refuse_exec
+
+            refuse_exec(enabled)  # raises ExecDisabledError naming the nodes
         self.flow = flow
         built = [self._build(entry) for entry in enabled]
         self.nodes = {node.id: node for node in built}
+        self._covers.clear()
         for node in sorted(built, key=lambda n: not n.is_config):
             await node.on_start()
         self.running = True
@@ -135,9 +144,11 @@ class FlowRuntime:
         restart = (changed & set(self.nodes)) | removed
         for node_id in sorted(restart, key=lambda i: self.nodes[i].is_config):
             await self._close(self.nodes.pop(node_id))
+            self._covers.clear()
         fresh = [self._build(new[i]) for i in new if i in changed]
         for node in fresh:
             self.nodes[node.id] = node
+        self._covers.clear()
         for node in sorted(fresh, key=lambda n: not n.is_config):
             await node.on_start()
         self.flow = flow
@@ -173,7 +184,11 @@ class FlowRuntime:
         message.setdefault("_msgid", new_id())
         self._schedule(node, message)
 
-    def send_from(self, node: Node, out: Any) -> None:
+    def send_from(self, node: Node, out: Any, *, fresh: bool = False) -> None:
+        """Deliver what `node` sent. As in Node-RED, every message after the first one
+        delivered is a copy - unless `fresh` says each message object is new and held by
+        no one else (a function node's output, parsed from JSON), when only a message's
+        second and later wires need one."""
         if out is None:
             return
         ports = [out] if isinstance(out, dict) else list(out)
@@ -185,7 +200,10 @@ class FlowRuntime:
                 if not isinstance(msg, dict):
                     self.report_log(node, "error", f"sent a {type(msg).__name__}, not a message")
                     continue
-                msg.setdefault("_msgid", new_id())
+                if "_msgid" not in msg:
+                    msg["_msgid"] = new_id()
+                if fresh:
+                    first = True
                 for target_id in node.wires[port]:
                     target = self.nodes.get(target_id)
                     if target is None:
@@ -220,7 +238,7 @@ class FlowRuntime:
         except Exception as exc:
             done(exc if str(exc) else type(exc).__name__)
             return
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             self._tasks.add(task)
 
@@ -234,6 +252,13 @@ class FlowRuntime:
 
     # -- errors, statuses, completion ---------------------------------------------------
     def _covering(self, kind: str, node: Node) -> list[Node]:
+        key = (kind, node.id)
+        cached = self._covers.get(key)
+        if cached is None:
+            cached = self._covers[key] = self._find_covering(kind, node)
+        return cached
+
+    def _find_covering(self, kind: str, node: Node) -> list[Node]:
         found = []
         for other in self.nodes.values():
             if other.type != kind or other.z != node.z or other.id == node.id:
@@ -295,7 +320,8 @@ class FlowRuntime:
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
         self.events_total += 1
-        del self.events[:-1000]  # a bounded history
+        if len(self.events) > 1200:  # a bounded history, trimmed in steps
+            del self.events[:-1000]
         for listener in list(self._listeners):
             try:
                 listener(event)

@@ -1,8 +1,9 @@
 """The deployed flow: what is running, its revision, and how a new one replaces it.
 
-A deploy is checked before anything stops: the validator must find no error and every
-node type must be installed. A refused deploy raises `DeployRefused` with the reasons and
-leaves the running flow running - unlike Node-RED, which stops the old flow first.
+A deploy is checked before anything stops: the validator must find no error, every
+node type must be installed, and exec nodes need `allow_exec=True`. A refused deploy
+raises `DeployRefused` with the reasons and leaves the running flow running - unlike
+Node-RED, which stops the old flow first.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def revision(flow: list[dict[str, Any]]) -> str:
 
 
 class RuntimeManager:
-    def __init__(self, registry: NodeRegistry | None = None) -> None:
+    def __init__(self, registry: NodeRegistry | None = None, *,
+                 allow_exec: bool = False) -> None:
         self.registry = registry or load_builtin_nodes()
+        # exec nodes run commands on this machine: refused unless explicitly allowed
+        self.allow_exec = allow_exec is True
         self.flow: list[dict[str, Any]] = []
         self.rev = revision([])
         self.runtime: FlowRuntime | None = None
@@ -47,7 +51,7 @@ class RuntimeManager:
             self.runtime.listen(listener)
 
     def _fresh(self) -> FlowRuntime:
-        fresh = FlowRuntime(self.registry)
+        fresh = FlowRuntime(self.registry, allow_exec=self.allow_exec)
         for listener in self._listeners:
             fresh.listen(listener)
         return fresh
@@ -62,6 +66,13 @@ class RuntimeManager:
             raise DeployRefused("the flow uses node types this runtime does not have: "
                                 + ", ".join(missing), {"error": "missing_types",
                                                        "types": missing})
+        if not self.allow_exec:
+            from runtime.nodes.exec import ExecDisabledError, enabled_exec_nodes
+
+            blocked = enabled_exec_nodes(flow)
+            if blocked:
+                refused = ExecDisabledError(blocked)
+                raise DeployRefused(str(refused), refused.as_dict())
         from flowschema.validator import validate_flow
 
         errors = [f for f in validate_flow(flow).findings if f.severity.value == "error"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-import uuid
+import random
 from typing import Any
 
 Message = dict[str, Any]
@@ -13,8 +13,13 @@ Message = dict[str, Any]
 _SHARED = ("req", "res")
 
 
+_ids = random.SystemRandom(), random.Random()
+_ids[1].seed(_ids[0].getrandbits(128))  # seeded once from the OS, then cheap per message
+
+
 def new_id() -> str:
-    return uuid.uuid4().hex[:16]
+    """16 hex digits, the shape of Node-RED's message ids."""
+    return f"{_ids[1].getrandbits(64):016x}"
 
 
 def new_message(**fields: Any) -> Message:
@@ -33,10 +38,11 @@ def clone_message(msg: Message) -> Message:
 
 
 def error_message(msg: Message, node_id: str, node_type: str, name: str, text: str) -> Message:
-    """`msg` with msg.error set the way Catch nodes receive it. `count` says how often this
-    node has already failed on this message: the loop guard stops at a limit."""
+    """`msg` with msg.error set the way Catch nodes receive it. `count` says how many times
+    in a row this node has failed on this message, this time included (1 the first time,
+    as in Node-RED): the loop guard stops at a limit."""
     previous = msg.get("error")
-    count = 0
+    count = 1
     if isinstance(previous, dict):
         source = previous.get("source") or {}
         if isinstance(source, dict) and source.get("id") == node_id:

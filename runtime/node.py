@@ -57,8 +57,9 @@ class Node:
         """Stop timers, close connections. Bounded by the runtime's close timeout."""
 
     # -- what a node can do --------------------------------------------------------------
-    def send(self, out: Any) -> None:
-        self.runtime.send_from(self, out)
+    def send(self, out: Any, *, fresh: bool = False) -> None:
+        """Send one message or a list per output; `fresh`: see `FlowRuntime.send_from`."""
+        self.runtime.send_from(self, out, fresh=fresh)
 
     def status(self, fill: str | None = None, shape: str | None = None,
                text: str | None = None) -> None:

@@ -1,16 +1,18 @@
 """Typed values as Node-RED's editor stores them: a value and its type (`str`, `num`, `bool`,
-`json`, `date`, `msg`, `flow`, `global`, `env`, `jsonata`, `bin`, `re`), read and written
-the way the change, switch and inject nodes need them."""
+`json`, `date`, `msg`, `flow`, `global`, `env`, `jsonata`, `bin`, `re`), read the way
+`RED.util.evaluateNodeProperty` reads them, for every node (inject, change, switch, debug,
+file, trigger...); and JSONata with the functions Node-RED adds (`runtime.jsonata_extras`)."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from runtime import jsonata_extras
+from runtime.jsvalues import parse_json, tidy, to_number
 from runtime.message import Message
 
 if TYPE_CHECKING:
@@ -90,71 +92,143 @@ def _join(parts: list[str | int]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
 
 
+# -- context ----------------------------------------------------------------------------
+_STORE_PREFIX = re.compile(r"^#:\(\w*\)::")
+_ROOT = re.compile(r"[^.\[]+")
+
+
+def context_scope(node: Node, kind: str) -> Any:
+    """The node's flow (`kind` "flow") or global context."""
+    return node.context.flow() if kind == "flow" else node.context.global_()
+
+
+def context_get(node: Node, kind: str, key: str) -> Any:
+    """flow.get("a.b[0]") as Node-RED reads it: the first step from the store, the rest
+    within that value. A `#:(store)::` prefix is accepted and ignored."""
+    key = _STORE_PREFIX.sub("", key)
+    root = _ROOT.match(key)
+    if root is None:
+        return None
+    value = context_scope(node, kind).get(root.group(0))
+    return value if root.end() == len(key) else get_path({root.group(0): value}, key)
+
+
+def context_set(node: Node, kind: str, key: str, value: Any) -> None:
+    """flow.set(key, value), a nested key writing into the stored value; None deletes."""
+    key = _STORE_PREFIX.sub("", key)
+    root = _ROOT.match(key)
+    if root is None:
+        raise ValueError_(f"invalid context key {key!r}")
+    scoped = context_scope(node, kind)
+    if root.end() == len(key):
+        scoped.set(key, value)
+        return
+    holder = {root.group(0): scoped.get(root.group(0))}
+    if value is None:
+        delete_path(holder, key)
+    else:
+        set_path(holder, key, value)
+    scoped.set(root.group(0), holder[root.group(0)])
+
+
+# -- JSONata ------------------------------------------------------------------------------
 @lru_cache(maxsize=256)
 def compiled_jsonata(expression: str) -> Any:
-    """A parsed JSONata expression, cached; ValueError_ when it does not parse."""
+    """A parsed JSONata expression, cached and `prepare`d for `jsonata_extras.evaluate`
+    (which every evaluation must go through); ValueError_ when it does not parse."""
     import jsonata
 
     try:
-        return jsonata.Jsonata(expression)
+        return jsonata_extras.prepare(jsonata.Jsonata(expression))
     except Exception as exc:
         raise ValueError_(f"Invalid JSONata expression {expression!r}: {exc}") from exc
 
 
+def jsonata_bindings(node: Node, **extra: Any) -> dict[str, Any]:
+    """Node-RED's functions for an expression of `node` ($flowContext, $globalContext,
+    $env, $moment) and the `extra` variables ($I, $N, $A...), for jsonata_extras.evaluate."""
+    bindings = jsonata_extras.node_red_bindings(
+        lambda key: context_get(node, "flow", key),
+        lambda key: context_get(node, "global", key), node.env_get)
+    bindings.update({name: jsonata_extras.to_jsonata(value) for name, value in extra.items()})
+    return bindings
+
+
+def jsonata_result(expression: str, node: Node, msg: Any, **extra: Any) -> tuple[Any, bool]:
+    """Evaluate `expression` against `msg` as Node-RED does: (the value, whether it was
+    null rather than undefined). ValueError_ when it does not parse or fails."""
+    compiled = compiled_jsonata(expression)
+    try:
+        return jsonata_extras.evaluate(compiled, expression, msg,
+                                       jsonata_bindings(node, **extra))
+    except Exception as exc:
+        raise ValueError_(f"Invalid JSONata expression: {exc}") from exc
+
+
+def jsonata_eval(expression: str, node: Node, msg: Any, **extra: Any) -> Any:
+    """The value of `expression` for `msg` (None for null and undefined alike)."""
+    return jsonata_result(expression, node, msg, **extra)[0]
+
+
+# -- typed values -------------------------------------------------------------------------
 # Older editors and example flows spell some types out ("string" for "str").
 _ALIASES = {"string": "str", "number": "num", "boolean": "bool"}
 
 
+def _parsed(value: Any, what: str) -> Any:
+    """JSON.parse(value); a value that is not text (a flow written by a program) is taken as
+    already parsed."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_json(value)
+    except ValueError as exc:
+        raise ValueError_(f"invalid JSON {what}{value[:60]!r}: {exc}") from exc
+
+
+def _buffer(data: Any) -> bytes:
+    """Buffer.from(data) for what a `bin` value holds: text (its UTF-8 bytes) or a list of
+    byte values."""
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    if isinstance(data, list):
+        try:
+            return bytes(data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError_(f"cannot make a buffer of {str(data)[:60]!r}: {exc}") from exc
+    raise ValueError_(f"cannot make a buffer of {str(data)[:60]!r}")
+
+
 def evaluate(value: Any, kind: str, node: Node, msg: Message | None) -> Any:
-    """The value a typed input stands for, for this message."""
+    """The value a typed input stands for, for this message, as Node-RED reads it:
+    `num` as JavaScript's Number() (NaN where that gives NaN), `bool` true only for "true"
+    (any case), `json` and `bin` as JSON.parse (`bin` text as its UTF-8 bytes), `flow` and
+    `global` with nested keys (`a.b[0]`), `jsonata` with $flowContext, $globalContext, $env
+    and $moment and the `msg.` prefix. ValueError_ when the value cannot be read."""
     kind = _ALIASES.get(kind, kind) if kind else "str"
     if kind == "str":
         return "" if value is None else str(value)
     if kind == "num":
-        try:
-            number = float(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError_(f"{value!r} is not a number") from exc
-        return int(number) if number.is_integer() and "." not in str(value) else number
+        return tidy(to_number(value))
     if kind == "bool":
         return value is True or str(value).lower() == "true"
     if kind == "json":
-        try:
-            return json.loads(value) if isinstance(value, str) else value
-        except ValueError as exc:
-            raise ValueError_(f"invalid JSON {str(value)[:60]!r}: {exc}") from exc
+        return _parsed(value, "")
     if kind == "date":
         return int(time.time() * 1000)
     if kind == "msg":
         return get_path(msg or {}, str(value))
-    if kind == "flow":
-        return node.context.flow().get(str(value))
-    if kind == "global":
-        return node.context.global_().get(str(value))
+    if kind in ("flow", "global"):
+        return context_get(node, kind, str(value))
     if kind == "env":
         return node.env_get(str(value))
     if kind == "jsonata":
-        try:
-            return compiled_jsonata(str(value)).evaluate(msg or {})
-        except ValueError_:
-            raise
-        except Exception as exc:
-            raise ValueError_(f"JSONata expression {str(value)!r} failed: {exc}") from exc
+        return jsonata_eval(str(value), node, msg if msg is not None else {})
     if kind == "bin":
-        data = json.loads(value) if isinstance(value, str) else value
-        return bytes(data)
+        return _buffer(_parsed(value, "for a buffer "))
     if kind == "re":
         return re.compile(str(value))
     raise ValueError_(f"unknown value type {kind!r}")
 
-
-def assign(target: str, kind: str, node: Node, msg: Message, value: Any) -> None:
-    """Write `value` to msg.<target>, flow.<target> or global.<target>."""
-    if kind == "msg":
-        set_path(msg, target, value)
-    elif kind == "flow":
-        node.context.flow().set(target, value)
-    elif kind == "global":
-        node.context.global_().set(target, value)
-    else:
-        raise ValueError_(f"cannot write to a {kind!r} property")

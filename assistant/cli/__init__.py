@@ -59,4 +59,14 @@ def main() -> None:
 
 
 # Commands register themselves on `cli`; their heavy imports happen only when they run.
-from assistant.cli import docs, evaluate, explain, flows, generate, models, run  # noqa: E402, F401
+from assistant.cli import (  # noqa: E402, F401
+    agent,
+    docs,
+    evaluate,
+    explain,
+    fleet,
+    flows,
+    generate,
+    models,
+    run,
+)

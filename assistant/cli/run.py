@@ -33,19 +33,25 @@ def _show(event: dict[str, Any]) -> None:
                    "network.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Do not print debug output and node statuses.")
-def run_command(flow_path: str, port: int, host: str, quiet: bool) -> None:
+@click.option("--allow-exec", is_flag=True,
+              help="Allow exec nodes. They run shell commands on this machine as your user, "
+                   "from this flow or from any flow deployed later through the admin API, so "
+                   "anyone who can reach --port can run commands here. Off by default; "
+                   "PLUMB_ALLOW_EXEC=1 in the environment also turns it on.")
+def run_command(flow_path: str, port: int, host: str, quiet: bool, allow_exec: bool) -> None:
     """Run the flow in FLOW in Plumb's runtime until Ctrl-C.
 
-    The flow is checked first: a flow with node types the runtime does not have, or with
-    validator errors, is refused (exit 1) with the list. While it runs, debug output and
-    node statuses are printed on stderr, and the admin API on --port accepts deploys from
-    any tool that deploys to Node-RED.
+    The flow is checked first: a flow with node types the runtime does not have, with
+    validator errors, or with exec nodes (unless --allow-exec), is refused (exit 1) with the
+    list. While it runs, debug output and node statuses are printed on stderr, and the
+    admin API on --port accepts deploys from any tool that deploys to Node-RED.
     """
     try:
         import uvicorn
 
         from runtime.api import create_app
         from runtime.manager import DeployRefused, RuntimeManager
+        from runtime.nodes.exec import ENV_SWITCH, allow_exec_from_env
     except ImportError as exc:
         click.echo(f"error: the runtime needs its extra: pip install 'plumb[runtime]' ({exc})",
                    err=True)
@@ -57,7 +63,12 @@ def run_command(flow_path: str, port: int, host: str, quiet: bool) -> None:
     except FlowLoadError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    manager = RuntimeManager()
+    allow_exec = allow_exec or allow_exec_from_env()
+    manager = RuntimeManager(allow_exec=allow_exec)
+    if allow_exec:
+        click.echo(f"warning: exec nodes are allowed (--allow-exec or {ENV_SWITCH}): flows "
+                   f"deployed to http://{host}:{port} can run commands on this machine",
+                   err=True)
     try:
         manager.check(flow)
     except DeployRefused as exc:

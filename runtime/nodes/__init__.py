@@ -1,7 +1,9 @@
 """The built-in node types; importing this package registers them."""
 
 from runtime.nodes import (  # noqa: F401  (each module registers its types on import)
+    batching,  # join, batch
     core,
+    exec,  # exec (refused unless the runtime allows it)
     files,  # file, file in, watch
     function,
     http,  # http in, http response, http request
@@ -11,5 +13,5 @@ from runtime.nodes import (  # noqa: F401  (each module registers its types on i
     onnx,  # plumb-onnx
     opcua,  # OpcUa-Endpoint, OpcUa-Item, OpcUa-Client
     parsers,  # csv, yaml, xml
-    sequence,  # split, join, batch, sort; delay, trigger, rbe through timing
+    sequence,  # split, sort; delay, trigger, rbe through timing
 )

@@ -1,12 +1,15 @@
-"""Core nodes: inject, debug, catch, status, complete, link in/out, json."""
+"""Core nodes: inject, debug, catch, status, complete, link in/out (json is with the
+parsers, in `runtime.nodes.parsers`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
+from runtime.jsvalues import format_number
 from runtime.message import Message, new_message
 from runtime.node import Done, Node, Send
 from runtime.registry import register
@@ -81,11 +84,24 @@ class Inject(Node):
 
 @register("debug")
 class Debug(Node):
-    """Shows a property (or the whole message) in the runtime's debug output."""
+    """Shows a property (or the whole message, or a JSONata result) in the runtime's debug
+    output (`tosidebar`), in the log (`console`) and as the node's status (`tostatus`).
+    `active` switches off the debug output only, as in Node-RED."""
+
+    STATUS_LENGTH = 32  # Node-RED's `debugStatusLength`: longer status texts are cut
+
+    def __init__(self, config: dict[str, Any], runtime: Any) -> None:
+        super().__init__(config, runtime)
+        self._last_status = "{}"  # a status is set only when it changes
+        self._counter = 0
+        self._counted_at = time.monotonic()
+        self._count_later: asyncio.TimerHandle | None = None
 
     def on_input(self, msg: Message, send: Send, done: Done) -> None:
-        if self.config.get("active") is False:
-            done()
+        status = msg.get("status")
+        source = status.get("source") if isinstance(status, dict) else None
+        if isinstance(source, dict) and source.get("id") == self.id:
+            done()  # its own status, back through a status node: showing it would loop
             return
         complete = str(self.config.get("complete", "payload"))
         whole = complete in ("true", "True")
@@ -101,10 +117,138 @@ class Debug(Node):
                 return
         else:
             value = get_path(msg, target)
-        self.runtime.debug(self, value)
+        if self.config.get("tostatus") in (True, "true"):
+            self._show_status(msg, msg.get("payload") if whole else value)
         if self.config.get("console") in (True, "true"):
-            self.log(json.dumps(value, default=str)[:1000])
+            text = inspect_js(value, depth=10)
+            self.log("\n" + text if isinstance(value, dict | list | bytes | bytearray)
+                     or "\n" in text else text)
+        if self.config.get("active") is not False \
+                and self.config.get("tosidebar", True) not in (False, "false"):
+            self.runtime.debug(self, value)
         done()
+
+    def _show_status(self, msg: Message, shown: Any) -> None:
+        """The status Node-RED's debug node sets for `msg` (`shown`: the value it shows)."""
+        kind = str(self.config.get("statusType") or "auto")
+        if kind == "counter":
+            self._count()
+            return
+        if kind == "jsonata":
+            try:
+                shown = evaluate(self.config.get("statusVal"), "jsonata", self, msg)
+            except ValueError_ as exc:
+                self.error(str(exc))
+                return
+        elif kind != "auto":
+            shown = get_path(msg, str(self.config.get("statusVal") or "payload"))
+        text: Any = shown if isinstance(shown, str) else inspect_js(shown)
+        fill, shape = "grey", "dot"
+        if isinstance(shown, dict) and all(shown.get(k) for k in ("fill", "shape", "text")):
+            fill, shape, text = shown["fill"], shown["shape"], shown["text"]
+        if kind == "auto" and "error" in msg:
+            error = msg["error"]
+            fill, text = "red", error.get("message") if isinstance(error, dict) else None
+        if kind == "auto" and isinstance(msg.get("status"), dict):
+            fill = msg["status"].get("fill") or "grey"
+            shape = msg["status"].get("shape") or "ring"
+            text = msg["status"].get("text") or ""
+        text = text if isinstance(text, str) else inspect_js(text)
+        if len(text) > self.STATUS_LENGTH:
+            text = text[:self.STATUS_LENGTH] + "..."
+        key = json.dumps([fill, shape, text])
+        if key != self._last_status:
+            self._last_status = key
+            self.status(fill, shape, text)
+
+    def _count(self) -> None:
+        """Counter status: every message counts; one that comes within 0.1 s of the one
+        before (or of the start) shows the count 0.2 s later, once the burst is over."""
+        self._counter += 1
+        now = time.monotonic()
+        quick, self._counted_at = now - self._counted_at <= 0.1, now
+        if not quick:
+            self._show_count()
+            return
+        if self._count_later is not None:
+            self._count_later.cancel()
+        self._count_later = asyncio.get_running_loop().call_later(0.2, self._show_count)
+
+    def _show_count(self) -> None:
+        self.status("blue", "ring", str(self._counter))
+
+    async def on_close(self) -> None:
+        if self._count_later is not None:
+            self._count_later.cancel()
+
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")  # keys util.inspect leaves unquoted
+_BREAK_LENGTH = 80
+
+
+def inspect_js(value: Any, depth: int = 2) -> str:
+    """A value as Node.js's `util.inspect` prints it, which Node-RED's debug node uses for
+    its status and console text: strings quoted inside objects, None as `undefined` at the
+    top (a missing property) and `null` inside, objects deeper than `depth` as [Object],
+    an object on one line while it fits 80 columns and nests less than 3 levels. (Node.js
+    also groups long arrays into columns and splits long strings; this does not.)"""
+    return _Inspector(depth).show(value, 0, nested=False)
+
+
+class _Inspector:
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.indent = 0
+        self.current = 0  # the level of the object shown last
+
+    def show(self, value: Any, level: int, nested: bool = True) -> str:
+        if value is None:
+            return "null" if nested else "undefined"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return format_number(value)
+        if isinstance(value, str):
+            return _quoted(value) if nested else value
+        if isinstance(value, bytes | bytearray):
+            more = f" ... {len(value) - 50} more bytes" if len(value) > 50 else ""
+            return "<Buffer" + "".join(f" {b:02x}" for b in value[:50]) + more + ">"
+        if isinstance(value, list | tuple):
+            items: list[tuple[str | None, Any]] = [(None, item) for item in value]
+            braces = ("[", "]", "[Array]")
+        elif isinstance(value, dict):
+            items = [(str(k), item) for k, item in value.items()]
+            braces = ("{", "}", "[Object]")
+        else:
+            return str(value)
+        if not items:
+            return braces[0] + braces[1]
+        if level > self.depth:
+            return braces[2]
+        level += 1
+        self.current = level
+        entries = []
+        for key, item in items:
+            self.indent += 2
+            text = self.show(item, level)
+            self.indent -= 2
+            entries.append(text if key is None else
+                           f"{key if _KEY.match(key) else _quoted(key)}: {text}")
+        if self.current - level < 3:  # fewer than 3 levels inside: one line if it fits
+            total = 2 * len(entries) + self.indent + 11
+            if total + len(entries) <= _BREAK_LENGTH \
+                    and total + sum(map(len, entries)) <= _BREAK_LENGTH \
+                    and not any("\n" in e for e in entries):
+                return f"{braces[0]} {', '.join(entries)} {braces[1]}"
+        pad = "\n" + " " * self.indent
+        return f"{braces[0]}{pad}  " + f",{pad}  ".join(entries) + f"{pad}{braces[1]}"
+
+
+def _quoted(text: str) -> str:
+    """A string inside an object, quoted the way util.inspect does."""
+    quote = next((q for q in ("'", '"', "`") if q not in text), "'")
+    escaped = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return quote + (escaped.replace("'", "\\'") if quote == "'" else escaped) + quote
 
 
 class _PassOn(Node):
@@ -174,25 +318,3 @@ class LinkCall(Node):
         if not msg.get("_linkSource"):
             msg.pop("_linkSource", None)
         self.send(msg)
-
-
-@register("json")
-class Json(Node):
-    """Converts between a JSON string and an object (either way, or forced by `action`)."""
-
-    def on_input(self, msg: Message, send: Send, done: Done) -> None:
-        prop = str(self.config.get("property") or "payload")
-        value = get_path(msg, prop)
-        action = str(self.config.get("action") or "")
-        if isinstance(value, str) and action in ("", "obj"):
-            try:
-                set_path(msg, prop, json.loads(value))
-            except ValueError as exc:
-                done(f"invalid JSON: {exc}")
-                return
-        elif isinstance(value, dict | list | bool | int | float) and action in ("", "str"):
-            indent = 4 if self.config.get("pretty") else None
-            set_path(msg, prop, json.dumps(value, indent=indent, separators=None
-                                           if indent else (",", ":")))
-        send(msg)
-        done()

@@ -52,14 +52,22 @@ _HARNESS = r"""
   'use strict';
   var g = globalThis, LIMIT = 10000, MAX_TIMERS = 1000;
   var events = [], data = {node: {}, flow: {}, global: {}}, orig = {};
+  // Scopes to compare at the end of a round: those the code touched in it, and those
+  // it ever got an object from or put one into (it may hold and change it later).
+  var touched = {}, leaked = {};
   var fns = {}, timers = {}, timerCount = 0, nextTimer = 1, closers = [], env = {};
-  var self = {id: '', name: '', outputs: 1};
-  function emit(e, force) {
+  var self = {id: '', name: '', outputs: 1}, usesNode = true;
+  // Events are kept as JSON texts; `emitWith` appends a value that is already JSON, so
+  // messages cross to Python parsed once, not as strings inside strings.
+  function emitWith(e, raw, force) {
     if (!force && events.length >= LIMIT) {
       throw new RangeError('too many sends, logs and timers in one call (limit ' + LIMIT + ')');
     }
-    events.push(e);
+    var t = JSON.stringify(e);
+    events.push(raw === undefined ? t : t.slice(0, -1) + ',' + raw + ']');
   }
+  function emit(e, force) { emitWith(e, undefined, force); }
+  function json(v) { var t = JSON.stringify(v); return t === undefined ? 'null' : t; }
   function text(v) {
     if (typeof v === 'string') return v;
     if (v instanceof Error) return String(v);
@@ -69,11 +77,16 @@ _HARNESS = r"""
   function describe(e) {
     if (!(e instanceof Error)) return text(e);
     var stack = String(e.stack || '');
-    var m = /at __(?:func|initialize|finalize) \(<input>:(\d+)\)/.exec(stack);
+    // Like Node-RED, a thrown error names its line only when it is a ReferenceError (and
+    // here when a sandbox limit stopped the code, or the code does not compile).
+    var m = /^(Reference|Internal)Error$/.test(e.name)
+      ? /at __(?:func|initialize|finalize) \(<input>:(\d+)\)/.exec(stack) : null;
     if (!m && e instanceof SyntaxError) m = /^\s*at <input>:(\d+)/.exec(stack);
     return String(e) + (m ? ' (line ' + (m[1] - 1) + ')' : '');
   }
   function parts(path) {
+    path = String(path);
+    if (path.indexOf('.') < 0 && path.indexOf('[') < 0) return path === '' ? [] : [path];
     return String(path).replace(/\[["']([^"'\]]*)["']\]/g, '.$1').replace(/\[(\d+)\]/g, '.$1')
       .split('.').filter(function (p) { return p !== ''; });
   }
@@ -105,11 +118,14 @@ _HARNESS = r"""
         cb = cbOf(store, cb);
         var many = Array.isArray(key);
         var vals = (many ? key : [key]).map(function (k) { return getPath(data[name], k); });
+        vals.forEach(function (v) { if (v !== null && typeof v === 'object') leaked[name] = 1; });
         if (cb) { cb.apply(null, [null].concat(vals)); return undefined; }
         return many ? vals : vals[0];
       },
       set: function (key, value, store, cb) {
         cb = cbOf(store, cb);
+        touched[name] = 1;
+        if (value !== null && typeof value === 'object') leaked[name] = 1;  // kept by reference
         var keys = Array.isArray(key) ? key : [key], vals = Array.isArray(key) ? value : [value];
         keys.forEach(function (k, i) {
           var v = vals === undefined || vals === null ? undefined : vals[i];
@@ -125,47 +141,56 @@ _HARNESS = r"""
       }
     };
   }
+  // Python sends only the scopes that changed outside the sandbox since the last round;
+  // the others are still here as the code left them.
   function load(raw) {
     var all = JSON.parse(raw);
-    ['node', 'flow', 'global'].forEach(function (name) {
-      data[name] = {}; orig[name] = {};
+    for (var name in all) {
+      data[name] = {}; orig[name] = {}; leaked[name] = 0;
       for (var k in all[name]) {
         data[name][k] = JSON.parse(all[name][k]);
         orig[name][k] = JSON.stringify(data[name][k]);
       }
-    });
+    }
   }
   function changes() {
     var out = {};
     ['node', 'flow', 'global'].forEach(function (name) {
+      if (!touched[name] && !leaked[name]) return;
       var now = data[name], before = orig[name], diff = {}, k, t;
       for (k in now) {
         try { t = JSON.stringify(now[k]); } catch (e) { continue; }
-        if (t !== undefined && t !== before[k]) diff[k] = t;
+        if (t !== undefined && t !== before[k]) { diff[k] = t; before[k] = t; }
       }
-      for (k in before) if (!(k in now)) diff[k] = null;
+      for (k in before) if (!(k in now)) { diff[k] = null; delete before[k]; }
       out[name] = diff;
     });
+    touched = {};
     return out;
+  }
+  function collect() {
+    var ev = events;
+    events = [];
+    return '{"events":[' + ev.join(',') + '],"changes":' + JSON.stringify(changes()) + '}';
   }
   function makeNode(callId, msgid) {
     return {
       id: self.id, name: self.name, outputCount: self.outputs,
       send: function (msgs) {
-        emit(['send', msgid, JSON.stringify(msgs === undefined ? null : msgs)]);
+        emitWith(['send', msgid], json(msgs === undefined ? null : msgs));
       },
       done: function (err) {
         emit(['done', callId, err === undefined || err === null ? null : describe(err)], true);
       },
       warn: function (m) { emit(['log', 'warn', text(m)]); },
       log: function (m) { emit(['log', 'info', text(m)]); },
-      error: function (m, msg) { emit(['catch', describe(m), msg ? JSON.stringify(msg) : null]); },
+      error: function (m, msg) { emitWith(['catch', describe(m)], msg ? json(msg) : 'null'); },
       status: function (s) {
         if (s === null || typeof s !== 'object') s = {text: s};
-        emit(['status', JSON.stringify({
+        emit(['status', {
           fill: typeof s.fill === 'string' ? s.fill : undefined,
           shape: typeof s.shape === 'string' ? s.shape : undefined,
-          text: s.text === undefined || s.text === null ? undefined : text(s.text)})]);
+          text: s.text === undefined || s.text === null ? undefined : text(s.text)}]);
       },
       on: function (ev, fn) { if (ev === 'close' && typeof fn === 'function') closers.push(fn); }
     };
@@ -207,17 +232,32 @@ _HARNESS = r"""
   g.clearTimeout = g.clearInterval = clearTimer;
   g.__plumb = {
     setup: function (raw) { var cfg = JSON.parse(raw); self = cfg.node; env = cfg.env; },
-    compile: function (kind, src) {
+    // A body without `await` runs as a plain function, so its result is there when the
+    // call returns (one crossing per message); a returned promise is still awaited.
+    compile: function (kind, src, sync) {
+      if (kind === 'func') usesNode = /\bnode\b/.test(src);
       try {
-        fns[kind] = (0, eval)('(async function __' + kind + '(msg, node) {\n' + src + '\n})');
+        fns[kind] = (0, eval)('(' + (sync ? '' : 'async ') + 'function __' + kind +
+                              '(msg, node) {\n' + src + '\n})');
         return null;
       } catch (e) { return describe(e); }
     },
     input: function (scopes, callId, msgid, raw) {
       load(scopes);
-      settle(fns.func(JSON.parse(raw), makeNode(callId, msgid)), function (r) {
-        emit(['result', callId, msgid, JSON.stringify(r === undefined ? null : r)], true);
-      }, function (e) { emit(['error', callId, describe(e)], true); });
+      function ok(r) {
+        emitWith(['result', callId, msgid], json(r === undefined ? null : r), true);
+      }
+      function fail(e) { emit(['error', callId, describe(e)], true); }
+      var r;
+      // A body that never names `node` gets none made for it (it is a dozen closures).
+      try { r = fns.func(JSON.parse(raw), usesNode ? makeNode(callId, msgid) : undefined); }
+      catch (e) { fail(e); return collect(); }
+      if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+        settle(r, ok, fail);
+      } else {
+        try { ok(r); } catch (e) { fail(e); }
+      }
+      return collect();
     },
     fire: function (scopes, id) {
       load(scopes);
@@ -248,15 +288,12 @@ _HARNESS = r"""
                function (e) { emit(['log', 'error', 'finalize failed: ' + describe(e)], true); });
       }
     },
-    collect: function () {
-      var ev = events;
-      events = [];
-      return JSON.stringify({events: ev, changes: changes()});
-    }
+    collect: collect
   };
 })();
 """
 _ENTRIES = ("setup", "compile", "input", "fire", "init", "close", "collect")
+_AT_LINE = re.compile(r"at __(?:func|initialize|finalize) \(<input>:(\d+)\)")
 _KILLED = re.compile(r"^InternalError: (interrupted|out of memory|stack overflow)(.*)$")
 
 
@@ -295,6 +332,11 @@ class FunctionNode(Node):
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._shared: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._scoped = [("node", self.context.node()), ("flow", self.context.flow()),
+                        ("global", self.context.global_())]
+        # Scope name -> the store's version the sandbox's copy matches (see `_load`).
+        self._seen: dict[str, int] = {}
+        self._buffers = False  # the last round's output holds Buffer JSON
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -342,6 +384,7 @@ class FunctionNode(Node):
         self._api = {name: ctx.eval(f"__plumb.{name}") for name in _ENTRIES}
         ctx.eval("delete globalThis.__plumb")
         self._ctx, self._thread = ctx, threading.get_ident()
+        self._seen.clear()  # a fresh sandbox has no context yet
         self._api["setup"](json.dumps({"node": {"id": self.id, "name": self.name,
                                                 "outputs": self.outputs},
                                        "env": self._env()}))
@@ -349,8 +392,9 @@ class FunctionNode(Node):
             source = str(self.config.get(kind) or "")
             if kind != "func" and not source.strip():
                 continue
+            sync = kind == "func" and not re.search(r"\bawait\b", source)
             try:
-                error = self._api["compile"](kind, source)
+                error = self._api["compile"](kind, source, sync)
             except Exception as exc:  # code that runs away while being compiled
                 error = self._explain(str(exc))
             if error:
@@ -421,25 +465,33 @@ class FunctionNode(Node):
         code did. Returns an error text when the sandbox itself failed the call."""
         if threading.get_ident() != self._thread:
             raise RuntimeError("a function node's sandbox must be used from one thread only")
-        ctx, failure, runaway = self._ctx, None, False
+        ctx, failure, runaway, collected = self._ctx, None, False, None
         try:
-            self._api[entry](self._load(), *args)
-            started = time.monotonic()  # the entry had its own limit; now the jobs it queued
-            while ctx.execute_pending_job():
-                if time.monotonic() - started > self.limit:
-                    raise _Runaway
+            collected = self._api[entry](self._load(), *args)  # "input" collects itself
+            if ctx.execute_pending_job():
+                if collected is not None:  # what happened before the jobs, in order
+                    self._apply(collected)
+                    collected = None
+                started = time.monotonic()  # the entry had its own limit; now the jobs
+                while ctx.execute_pending_job():
+                    if time.monotonic() - started > self.limit:
+                        raise _Runaway
         except _Runaway:
             runaway = True
         except Exception as exc:
             failure = self._explain(str(exc) or type(exc).__name__)
         try:
-            result = json.loads(self._api["collect"]())
+            self._apply(collected if collected is not None else self._api["collect"]())
         except Exception as exc:
             failure = failure or self._explain(str(exc) or type(exc).__name__)
-        else:
-            self._sync(result["changes"])
-            self._handle(result["events"])
         return self._reset() if runaway else failure
+
+    def _apply(self, collected: str) -> None:
+        """Write back the context changes and act on the events of one collection."""
+        self._buffers = '"Buffer"' in collected
+        result = json.loads(collected)
+        self._sync(result["changes"])
+        self._handle(result["events"])
 
     def _reset(self) -> str:
         """Promise jobs that never stop cannot be cancelled: start a clean sandbox (without
@@ -455,9 +507,14 @@ class FunctionNode(Node):
         return text
 
     def _load(self) -> str:
-        """The three context scopes as JSON texts per key (what cannot be JSON stays out)."""
+        """The context scopes written outside the sandbox since it last saw them, as JSON
+        texts per key (what cannot be JSON stays out)."""
         scopes: dict[str, dict[str, str]] = {}
-        for name, scoped in self._scopes():
+        for name, scoped in self._scoped:
+            version = scoped.version()
+            if self._seen.get(name) == version:
+                continue
+            self._seen[name] = version
             texts = scopes[name] = {}
             for key, value in scoped.all().items():
                 try:
@@ -467,29 +524,23 @@ class FunctionNode(Node):
         return json.dumps(scopes)
 
     def _sync(self, changes: dict[str, dict[str, str | None]]) -> None:
-        for name, scoped in self._scopes():
+        for name, scoped in self._scoped:
             changed = changes.get(name) or {}
             if not changed:
                 continue
-            values = scoped.all()
-            for key, raw in changed.items():
-                if raw is None:
-                    values.pop(key, None)
-                else:
-                    values[key] = _from_json(json.loads(raw))
-            scoped.replace(values)
-
-    def _scopes(self) -> list[tuple[str, Any]]:
-        return [("node", self.context.node()), ("flow", self.context.flow()),
-                ("global", self.context.global_())]
+            in_step = self._seen.get(name) == scoped.version()
+            scoped.update({key: None if raw is None else _from_json(json.loads(raw))
+                           for key, raw in changed.items()})
+            if in_step:  # the sandbox's copy is the store's again
+                self._seen[name] = scoped.version()
 
     def _handle(self, events: list[list[Any]]) -> None:
         """Act on what the code did during a round, in the order it did it."""
         for kind, *rest in events:
             if kind == "send":
-                self._send_out(rest[0], json.loads(rest[1]))
+                self._send_out(rest[0], rest[1])
             elif kind == "result":
-                self._send_out(rest[1], json.loads(rest[2]))
+                self._send_out(rest[1], rest[2])
                 call = self._calls.get(rest[0])
                 if call is not None and call.auto_done:
                     del self._calls[rest[0]]
@@ -506,10 +557,10 @@ class FunctionNode(Node):
             elif kind == "log":
                 self.runtime.report_log(self, rest[0], rest[1])
             elif kind == "catch":
-                msg = self._restore(json.loads(rest[1]), None) if rest[1] else None
+                msg = self._restore(rest[1], None) if rest[1] else None
                 self.error(rest[0], msg if isinstance(msg, dict) else None)
             elif kind == "status":
-                status = json.loads(rest[0])
+                status = rest[0]
                 self.status(status.get("fill"), status.get("shape"), status.get("text"))
             elif kind == "timer":
                 old = self._timers.pop(rest[0], None)
@@ -555,10 +606,11 @@ class FunctionNode(Node):
                                             f"{_js_type(msg)}, not a message object")
             ports.append(kept or None)
         if any(ports):
-            self.send(ports)
+            self.send(ports, fresh=True)
 
     def _restore(self, msg: Any, msgid: str | None) -> Any:
-        msg = _from_json(msg)
+        if self._buffers:
+            msg = _from_json(msg)
         if not isinstance(msg, dict):
             return msg
         if msgid is not None:
@@ -571,6 +623,11 @@ class FunctionNode(Node):
     def _explain(self, text: str) -> str:
         """QuickJS's text for an error, with the sandbox's own limits said in plain words."""
         first = (text.strip().splitlines() or ["unknown error"])[0][:500]
+        # An error that left the sandbox itself (a stopped plain-function call) carries
+        # its stack here rather than through the harness's `describe`.
+        at = _AT_LINE.search(text)
+        if at is not None and "(line " not in first:
+            first += f" (line {int(at.group(1)) - 1})"
         if first in ("null", "undefined"):  # QuickJS throws null when even the error won't fit
             return (f"the function stopped without an error value (a throw of {first}, or it "
                     f"ran out of memory: the limit is {MEMORY_LIMIT // 2**20} MiB)")

@@ -1,9 +1,11 @@
 """Node-RED's change, switch, range and template nodes.
 
 Values are compared and converted the way JavaScript does (see runtime.jsvalues);
-None stands for `undefined` (a missing property) throughout. JSONata expressions see the
-message as their input and can call `$flowContext(key)`, `$globalContext(key)` and
-`$env(name)` as in Node-RED.
+None stands for `undefined` (a missing property) throughout. Typed values (`tot`, `vt`,
+`propertyType`) are read by runtime.values.evaluate, as in every other node; JSONata
+expressions see the message as their input (or `{msg: message}` where they name `msg`) and
+can call `$flowContext(key)`, `$globalContext(key)`, `$env(name)` and `$moment(...)` as in
+Node-RED (runtime.jsonata_extras).
 """
 
 from __future__ import annotations
@@ -25,57 +27,25 @@ from runtime.jsvalues import (
     tidy,
     to_number,
 )
-from runtime.message import Message
+from runtime.message import Message, clone_message, new_id
 from runtime.node import Done, Node, Send
 from runtime.nodes.template import render
 from runtime.registry import register
 from runtime.values import (
     ValueError_,
     compiled_jsonata,
+    context_get,
+    context_set,
     delete_path,
     evaluate,
     get_path,
+    jsonata_eval,
+    jsonata_result,
     set_path,
 )
 
-# -- context, messages, JSONata ------------------------------------------------------------
-_STORE_PREFIX = re.compile(r"^#:\(\w*\)::")
-_ROOT = re.compile(r"[^.\[]+")
 
-
-def _scope(node: Node, kind: str) -> Any:
-    return node.context.flow() if kind == "flow" else node.context.global_()
-
-
-def context_get(node: Node, kind: str, key: str) -> Any:
-    """flow.get("a.b[0]") as Node-RED reads it: the first step from the store, the rest
-    within that value. A `#:(store)::` prefix is accepted and ignored."""
-    key = _STORE_PREFIX.sub("", key)
-    root = _ROOT.match(key)
-    if root is None:
-        return None
-    value = _scope(node, kind).get(root.group(0))
-    return value if root.end() == len(key) else get_path({root.group(0): value}, key)
-
-
-def context_set(node: Node, kind: str, key: str, value: Any) -> None:
-    """flow.set(key, value), a nested key writing into the stored value; None deletes."""
-    key = _STORE_PREFIX.sub("", key)
-    root = _ROOT.match(key)
-    if root is None:
-        raise ValueError_(f"invalid context key {key!r}")
-    scoped = _scope(node, kind)
-    if root.end() == len(key):
-        scoped.set(key, value)
-        return
-    holder = {root.group(0): scoped.get(root.group(0))}
-    if value is None:
-        delete_path(holder, key)
-    else:
-        set_path(holder, key, value)
-    scoped.set(root.group(0), holder[root.group(0)])
-
-
+# -- messages -------------------------------------------------------------------------------
 def _blocked(msg: Message, path: str) -> bool:
     """True where a step of `path` exists and is a value that cannot hold properties."""
     for step in re.finditer(r"[.\[]", path):
@@ -103,7 +73,8 @@ def message_set(node: Node, msg: Message, path: str, value: Any,
 
 
 def plain(value: Any) -> Any:
-    """A deep copy made of plain dicts and lists (JSONata hands back its own list type)."""
+    """A deep copy made of plain dicts and lists, bytearrays as bytes: a value read from the
+    message or the context is copied, not shared."""
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -111,43 +82,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, bytearray):
         return bytes(value)
     return value
-
-
-def jsonata_eval(expression: str, node: Node, msg: Message, **extra: Any) -> Any:
-    """Evaluate a JSONata expression against `msg` with Node-RED's context functions."""
-    import jsonata
-
-    lam = jsonata.Jsonata.JLambda
-    bindings = {"flowContext": lam(lambda key: context_get(node, "flow", str(key))),
-                "globalContext": lam(lambda key: context_get(node, "global", str(key))),
-                "env": lam(lambda name: evaluate(str(name), "env", node, msg)), **extra}
-    try:
-        return plain(compiled_jsonata(expression).evaluate(msg, bindings))
-    except ValueError_:
-        raise
-    except Exception as exc:
-        raise ValueError_(f"Invalid JSONata expression: {exc}") from exc
-
-
-def read_typed(node: Node, value: Any, kind: str, msg: Message) -> Any:
-    """A typed value (`tot`, `vt`, `propertyType`) with Node-RED's readings of context
-    (nested keys), JSONata (context functions), `bin` (a string or a byte list) and
-    `bool` (only "true", any case)."""
-    if kind in ("flow", "global"):
-        return context_get(node, kind, str(value))
-    if kind == "jsonata":
-        return jsonata_eval(str(value), node, msg)
-    if kind == "num":
-        return tidy(to_number(value))
-    if kind == "bin":
-        data = parse_json(value)
-        return data.encode() if isinstance(data, str) else bytes(data)
-    if kind == "json":
-        try:
-            return parse_json(value)
-        except ValueError as exc:
-            raise ValueError_(f"Invalid JSON {str(value)[:60]!r}: {exc}") from exc
-    return evaluate(value, kind, node, msg)
 
 
 # -- change -------------------------------------------------------------------------------
@@ -240,11 +174,14 @@ class Change(Node):
         if t == "delete":
             self._write(msg, kind, target, None)
             return
-        tot = rule.get("tot") or "str"
-        value = plain(self._read(msg, tot, str(rule.get("to", ""))) if tot == "msg"
-                      else read_typed(self, rule.get("to", ""), tot, msg))
+        tot, to = rule.get("tot") or "str", rule.get("to", "")
+        was_null = False  # a JSONata result of null sets null where undefined deletes
+        if tot == "jsonata":
+            value, was_null = jsonata_result(str(to), self, msg)
+        else:
+            value = plain(evaluate(to, tot, self, msg))
         if t == "set":
-            self._write(msg, kind, target, value, tot != "json")
+            self._write(msg, kind, target, value, tot != "json" and not was_null)
             return
         current = self._read(msg, kind, target)
         from_type, from_value = rule.get("fromt") or "str", rule.get("from", "")
@@ -321,6 +258,11 @@ def _parts(msg: Message) -> dict[str, Any]:
     return parts
 
 
+def _in_sequence(msg: Message) -> bool:
+    parts = msg.get("parts")
+    return isinstance(parts, dict) and "id" in parts and "index" in parts
+
+
 def _between(a: Any, b: Any, c: Any) -> bool:
     def ge(x: Any, y: Any) -> bool:
         r = compare(x, y)
@@ -361,11 +303,21 @@ class Switch(Node):
     """Routes a message to the outputs whose rules match a property: every matching output
     (`checkall` "true") or only the first ("false"). An `else` rule matches when no rule
     since the previous `else` did. A property expression that fails only warns (as in
-    Node-RED); a rule that fails (a bad regular expression or JSONata) is an error."""
+    Node-RED); a rule that fails (a bad regular expression or JSONata) is an error.
+
+    Sequences (msg.parts with an id and index): with `repair`, or a "tail" rule, which
+    needs parts.count, a sequence is held until all of it arrived and then routed; with
+    `repair`, what leaves each output is made a sequence of its own again (a new id, the
+    index and count among the messages of that output), sent once the whole sequence was
+    routed."""
 
     def __init__(self, config: dict[str, Any], runtime: Any) -> None:
         super().__init__(config, runtime)
         self.rules: list[dict[str, Any]] = [dict(r) for r in config.get("rules") or []]
+        self.repair = config.get("repair") in (True, "true")
+        self.needs_count = self.repair or any(r.get("t") == "tail" for r in self.rules)
+        self.held: dict[str, tuple[list[Message], Any]] = {}  # parts.id -> (msgs, count)
+        self.routed: dict[str, list[list[Message | None]]] = {}  # parts.id -> outputs
         self.property = str(config.get("property") or "payload")
         self.property_type = str(config.get("propertyType") or "msg")
         self.checkall = str(config.get("checkall") or "true") != "false"
@@ -392,16 +344,76 @@ class Switch(Node):
         if key == "v2" and value is None:
             return None
         try:
-            return read_typed(self, value, kind, msg)
+            return evaluate(value, kind, self, msg)
         except (ValueError, TypeError):
             return None  # Node-RED reads a value it cannot evaluate as undefined
 
     def on_input(self, msg: Message, send: Send, done: Done) -> None:
+        if self.needs_count and _in_sequence(msg):
+            self._hold(msg)
+            done()
+            return
+        self._route(msg, send, done)
+
+    async def on_close(self) -> None:
+        self.held.clear()
+        self.routed.clear()
+
+    def _hold(self, msg: Message) -> None:
+        """Keeps a sequence's messages until as many arrived as its (latest) parts.count
+        says, then routes each, with that count set in its parts."""
+        parts = msg["parts"]
+        key = js_string(parts["id"])
+        msgs, count = self.held.get(key, ([], None))
+        msgs.append(msg)
+        count = parts.get("count", count)
+        self.held[key] = (msgs, count)
+        if count != len(msgs) or isinstance(count, bool):
+            return
+        del self.held[key]
+        for held in msgs:
+            held["parts"]["count"] = count
+            try:
+                self._route(held, self.send, lambda err=None: None)
+            except Exception as exc:  # one message's failure does not stop the rest
+                self.error(str(exc) or type(exc).__name__, held)
+
+    def _regroup(self, msg: Message, onward: list[Message | None]) -> None:
+        """Repair: collects what each message of a sequence was routed to; once the whole
+        sequence was routed, sends it on with one new sequence per output."""
+        parts = msg["parts"]
+        key = js_string(parts["id"])
+        routed = self.routed.setdefault(key, [])
+        routed.append(onward)
+        if len(routed) != parts.get("count") or isinstance(parts.get("count"), bool):
+            return
+        del self.routed[key]
+        ports = len(onward)
+        # As in Node-RED, an output past the end of a shorter list (`checkall` false
+        # stops early) counts towards that output's parts.count.
+        counts = [sum(1 for o in routed if j >= len(o) or o[j] is not None)
+                  for j in range(ports)]
+        ids = [new_id() for _ in range(ports)]
+        indexes = [0] * ports
+        for entry in routed:
+            out: list[Message | None] = []
+            for j in range(ports):
+                routed_msg = entry[j] if j < len(entry) else None
+                if routed_msg is None:
+                    out.append(None)
+                    continue
+                out_msg = clone_message(routed_msg)
+                out_msg["parts"].update(id=ids[j], index=indexes[j], count=counts[j])
+                indexes[j] += 1
+                out.append(out_msg)
+            self.send(out)
+
+    def _route(self, msg: Message, send: Send, done: Done) -> None:
         try:
             if self.property_type == "jsonata":
                 prop = jsonata_eval(self.property, self, msg)
             else:
-                prop = read_typed(self, self.property, self.property_type, msg)
+                prop = evaluate(self.property, self.property_type, self, msg)
         except (ValueError, TypeError) as exc:
             if self.property_type == "jsonata":
                 self.warn(str(exc))
@@ -426,7 +438,10 @@ class Switch(Node):
             else:
                 onward.append(None)
         self.previous = prop
-        send(onward)
+        if self.repair and _in_sequence(msg):
+            self._regroup(msg, onward)
+        else:
+            send(onward)
         done()
 
 

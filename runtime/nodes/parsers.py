@@ -1,6 +1,12 @@
-"""Parser nodes: csv, yaml and xml, each converting both ways (text <-> object).
+"""Parser nodes: csv, yaml, xml and json, each converting both ways (text <-> object).
 
-Property names follow Node-RED's 70-CSV.js, 70-YAML.js and 70-XML.js.
+Property names follow Node-RED's 70-CSV.js, 70-YAML.js, 70-XML.js and 70-JSON.js.
+
+json: a JSON string (or buffer) to a value, a value to JSON text. With msg.schema set, the
+value is checked against that JSON Schema (draft 7 unless its `$schema` names another);
+error texts and msg.schemaError follow Ajv's wording for the common keywords. Node-RED's
+Ajv refuses to compile a schema with an unknown keyword or any `format`; Plumb ignores
+unknown keywords and does not check formats.
 
 csv: one parser serves both the legacy (`spec` "") and the "rfc" setting, with RFC 4180
 quoting ("" is a quote inside a quoted field; a quoted field may hold separators and line
@@ -8,15 +14,19 @@ breaks); only the default line ending differs (CRLF for rfc, LF for legacy). Whe
 writing, a value is quoted if it holds a quote, the separator or a line break (Node-RED's
 legacy mode does not quote line breaks); a null value is written as an empty cell.
 
-xml: xml2js's defaults as Node-RED uses them. Parsing keeps the root element
-(`{"root": {...}}`), puts every child element in a list, attributes under `$` (or the
-node's `attr`), and text under `_` (or `chr`) when the element also has attributes or
-children; a bare element is its text ("" when empty). Values stay strings. Differences:
-namespaced names read as `{uri}local` instead of `prefix:local`, comments, processing
-instructions and the DOCTYPE are dropped, and msg.options only understands `headless`,
-`rootName`, `attrkey` and `charkey`. Building: an object with one key names the root,
-otherwise the root is `<root>`; `$` holds attributes, `_` text, lists repeat an element;
-output is compact with an `<?xml ... standalone="yes"?>` declaration.
+xml: xml2js as Node-RED uses it. Parsing keeps the root element (`{"root": {...}}`), puts
+every child element in a list, attributes under `$` (or the node's `attr`), and text under
+`_` (or `chr`) when the element also has attributes or children; a bare element is its
+text ("" when empty). Values stay strings, names keep their `prefix:`, comments and
+processing instructions are dropped. msg.options may change that with xml2js's
+`explicitArray`, `explicitRoot`, `explicitCharkey`, `trim`, `normalize`, `normalizeTags`,
+`mergeAttrs`, `ignoreAttrs`, `emptyTag`, `attrkey` and `charkey` (its other options are
+not read). Building: an object with one key names the root, otherwise the root is
+`<root>`; `$` holds attributes, `_` text, lists repeat an element; output is compact with
+an `<?xml ... standalone="yes"?>` declaration, and msg.options is read for `headless`,
+`rootName`, `attrkey` and `charkey` only (Node-RED indents the output when msg.options is
+set; Plumb does not). As in Node-RED, the node writes `async`, `attrkey` and `charkey`
+into msg.options.
 """
 
 from __future__ import annotations
@@ -24,14 +34,16 @@ from __future__ import annotations
 import datetime
 import importlib
 import json
+import math
 import re
-import xml.etree.ElementTree as ET
 from typing import Any
+from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
-from runtime.jsvalues import js_string
+from runtime.jsvalues import js_string, js_truthy, parse_json
 from runtime.message import Message, clone_message
 from runtime.node import Done, Node, Send
+from runtime.nodes.timing import lookup
 from runtime.registry import register
 from runtime.values import get_path, set_path
 
@@ -361,24 +373,87 @@ class Yaml(Node):
 # --- xml -------------------------------------------------------------------------------------
 
 
-def _element_to_value(elem: ET.Element, attrkey: str, charkey: str) -> Any:
-    obj: dict[str, Any] = {}
-    if elem.attrib:
-        obj[attrkey] = dict(elem.attrib)
-    text = elem.text or ""
-    for child in elem:
-        obj.setdefault(child.tag, []).append(_element_to_value(child, attrkey, charkey))
-        text += child.tail or ""
-    if text.strip() or not obj:
-        if not obj:
-            return text  # a bare element is its text
-        obj[charkey] = text
-    return obj
+_XML_PARSE_DEFAULTS: dict[str, Any] = {
+    "explicitArray": True, "explicitRoot": True, "explicitCharkey": False, "trim": False,
+    "normalize": False, "normalizeTags": False, "mergeAttrs": False, "ignoreAttrs": False,
+    "emptyTag": ""}
 
 
-def _xml_to_object(text: str, attrkey: str, charkey: str) -> dict[str, Any]:
-    root = ET.fromstring(text)
-    return {root.tag: _element_to_value(root, attrkey, charkey)}
+class _XmlReader:
+    """XML text to xml2js's layout, from the parser's events as xml2js builds it: an
+    element gathers its attributes, its children (each name a list, or with
+    `explicitArray` off a single value until it repeats) and all of its own text; when it
+    closes, whitespace-only text is dropped, an element with text only becomes that text
+    and an empty one the `emptyTag` (by default the whitespace it held)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.o = {**_XML_PARSE_DEFAULTS, **options}
+        self.attrkey, self.charkey = str(self.o["attrkey"]), str(self.o["charkey"])
+        self.stack: list[tuple[str, dict[str, Any], bool]] = []  # (name, value, cdata)
+        self.result: Any = None
+        self.in_cdata = False
+
+    def _name(self, name: str) -> str:
+        return name.lower() if self.o["normalizeTags"] else name
+
+    def _add(self, obj: dict[str, Any], key: str, value: Any) -> None:
+        if key not in obj:
+            obj[key] = [value] if self.o["explicitArray"] else value
+        elif isinstance(obj[key], list):
+            obj[key].append(value)
+        else:
+            obj[key] = [obj[key], value]
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        obj: dict[str, Any] = {self.charkey: ""}
+        if not self.o["ignoreAttrs"]:
+            for key, value in attrs.items():
+                if self.o["mergeAttrs"]:
+                    self._add(obj, key, value)
+                else:
+                    obj.setdefault(self.attrkey, {})[key] = value
+        self.stack.append((self._name(name), obj, False))
+
+    def text(self, data: str) -> None:
+        if self.stack:
+            name, obj, cdata = self.stack[-1]
+            obj[self.charkey] += data
+            self.stack[-1] = (name, obj, cdata or self.in_cdata)
+
+    def end(self, _name: str) -> None:
+        name, obj, cdata = self.stack.pop()
+        value: Any = obj
+        text = obj[self.charkey]
+        if not text.strip() and not cdata:
+            del obj[self.charkey]
+        else:
+            if self.o["trim"]:
+                text = text.strip()
+            if self.o["normalize"]:
+                text = re.sub(r"\s{2,}", " ", text).strip()
+            obj[self.charkey] = text
+            if len(obj) == 1 and not self.o["explicitCharkey"]:
+                value = text
+        if value == {}:
+            value = self.o["emptyTag"] if self.o["emptyTag"] != "" else text
+        if self.stack:
+            self._add(self.stack[-1][1], name, value)
+        else:
+            self.result = {name: value} if self.o["explicitRoot"] else value
+
+    def read(self, text: str) -> Any:
+        text = text.removeprefix("\ufeff")
+        if not text.strip():
+            return None
+        parser = expat.ParserCreate()  # no namespace processing: names stay prefix:local
+        parser.ordered_attributes = False
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.text
+        parser.StartCdataSectionHandler = lambda: setattr(self, "in_cdata", True)
+        parser.EndCdataSectionHandler = lambda: setattr(self, "in_cdata", False)
+        parser.Parse(text, True)
+        return self.result
 
 
 def _render(name: str, value: Any, attrkey: str, charkey: str) -> str:
@@ -421,24 +496,184 @@ class Xml(Node):
     def on_input(self, msg: Message, send: Send, done: Done) -> None:
         prop = str(self.config.get("property") or "payload")
         value = get_path(msg, prop)
-        options = msg.get("options") if isinstance(msg.get("options"), dict) else {}
-        assert isinstance(options, dict)
+        given = msg.get("options")
+        options: dict[str, Any] = given if isinstance(given, dict) else {}
         if value is None:
             send(msg)
             done()
             return
         if isinstance(value, dict):
+            options["async"] = False  # as Node-RED sets it in msg.options
             set_path(msg, prop, _object_to_xml(value, options))
         elif isinstance(value, str):
-            attrkey = str(self.config.get("attr") or options.get("attrkey") or "$")
-            charkey = str(self.config.get("chr") or options.get("charkey") or "_")
+            # Node-RED writes these into msg.options itself (async: how xml2js is called)
+            options["async"] = True
+            options["attrkey"] = self.config.get("attr") or options.get("attrkey") or "$"
+            options["charkey"] = self.config.get("chr") or options.get("charkey") or "_"
             try:
-                set_path(msg, prop, _xml_to_object(value, attrkey, charkey))
-            except ET.ParseError as exc:
+                set_path(msg, prop, _XmlReader(options).read(value))
+            except expat.ExpatError as exc:
                 done(f"invalid XML: {exc}")
                 return
         else:
             self.warn("This node only handles xml strings or js objects.")
+            done()
+            return
+        send(msg)
+        done()
+
+
+# --- json ------------------------------------------------------------------------------------
+def _json_text(value: Any, pretty: bool) -> str:
+    """JSON.stringify(value, null, pretty ? 4 : 0)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, float):
+            return (int(v) if v.is_integer() else v) if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, bytes | bytearray):
+            return {"type": "Buffer", "data": list(v)}
+        return v
+
+    return json.dumps(plain(value), ensure_ascii=False, indent=4 if pretty else None,
+                      separators=(",", ": ") if pretty else (",", ":"), default=str)
+
+
+def _pointer(path: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _ajv_error(error: Any) -> list[dict[str, Any]]:
+    """One jsonschema error as Ajv reports it (one entry per missing or extra property)."""
+    keyword, expected = str(error.validator), error.validator_value
+    base = {"instancePath": _pointer(error.absolute_path),
+            "schemaPath": "#" + _pointer(error.absolute_schema_path), "keyword": keyword}
+    limits = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
+              "exclusiveMaximum": "<"}
+    sizes = {"minLength": ("fewer", "characters"), "maxLength": ("more", "characters"),
+             "minItems": ("fewer", "items"), "maxItems": ("more", "items"),
+             "minProperties": ("fewer", "properties"), "maxProperties": ("more", "properties")}
+    if keyword == "required":  # one error per missing property, named in its message
+        name = next((n for n in expected if isinstance(n, str)
+                     and error.message == f"{n!r} is a required property"), "")
+        return [{**base, "params": {"missingProperty": name},
+                 "message": f"must have required property '{name}'"}]
+    if keyword == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties") or {}
+        patterns = list(error.schema.get("patternProperties") or {})
+        extra = [k for k in error.instance
+                 if k not in known and not any(re.search(p, k) for p in patterns)]
+        return [{**base, "params": {"additionalProperty": k},
+                 "message": "must NOT have additional properties"} for k in extra]
+    if keyword == "type":
+        kinds = ",".join(expected) if isinstance(expected, list) else str(expected)
+        params: dict[str, Any] = {"type": kinds}
+        message = f"must be {kinds}"
+    elif keyword in limits:
+        params = {"comparison": limits[keyword], "limit": expected}
+        message = f"must be {limits[keyword]} {js_string(expected)}"
+    elif keyword in sizes:
+        more, what = sizes[keyword]
+        params = {"limit": expected}
+        message = f"must NOT have {more} than {expected} {what}"
+    elif keyword == "enum":
+        params, message = {"allowedValues": expected}, "must be equal to one of the allowed values"
+    elif keyword == "const":
+        params, message = {"allowedValue": expected}, "must be equal to constant"
+    elif keyword == "pattern":
+        params, message = {"pattern": expected}, f'must match pattern "{expected}"'
+    else:
+        params, message = {}, str(error.message)
+    return [{**base, "params": params, "message": message}]
+
+
+_APPLICATORS = {"properties", "patternProperties", "additionalProperties", "items",
+                "additionalItems", "contains", "propertyNames", "dependencies", "allOf",
+                "anyOf", "oneOf", "not", "if", "then", "else", "$ref"}
+
+
+def _ajv_order(error: Any) -> int:
+    """Ajv checks `type` first, then the other checks on the value itself, then what
+    applies to its parts (properties, items) and combinations."""
+    path = list(error.absolute_schema_path)
+    first = path[0] if path else ""
+    return 0 if first == "type" else 2 if first in _APPLICATORS else 1
+
+
+@register("json")
+class Json(Node):
+    """Converts between a JSON string (or buffer) and a value, either way or only the way
+    `action` says ("obj", "str"), `pretty` indenting by 4. With msg.schema the value is
+    validated first: a valid message goes on without msg.schema; an invalid one gets
+    msg.schemaError and is an error ("JSON Schema error: ..."), sent nowhere."""
+
+    def __init__(self, config: dict[str, Any], runtime: Any) -> None:
+        super().__init__(config, runtime)
+        self.property = str(config.get("property") or "payload")
+        self.action = str(config.get("action") or "")
+        self.pretty = bool(config.get("pretty"))
+        self.schema_text: str | None = None
+        self.validator: Any = None
+
+    def _compile(self, schema: Any) -> bool:
+        """Compiles msg.schema when it differs from the last one; False if it cannot."""
+        import jsonschema
+
+        text = json.dumps(schema, sort_keys=False, default=str)
+        if text == self.schema_text:
+            return True
+        try:
+            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+            cls.check_schema(schema)
+            self.validator, self.schema_text = cls(schema), text
+        except (jsonschema.SchemaError, TypeError, AttributeError):
+            self.validator = self.schema_text = None
+            return False
+        return True
+
+    def _valid(self, msg: Message, value: Any, done: Done) -> bool:
+        """Checks `value` against the compiled schema; an invalid one ends the message."""
+        errors = [entry for error in sorted(self.validator.iter_errors(value), key=_ajv_order)
+                  for entry in _ajv_error(error)]
+        if not errors:
+            msg.pop("schema", None)
+            return True
+        msg["schemaError"] = errors
+        text = ", ".join(f"data{e['instancePath']} {e['message']}" for e in errors)
+        done(f"JSON Schema error: {text}")
+        return False
+
+    def on_input(self, msg: Message, send: Send, done: Done) -> None:
+        validate = js_truthy(msg.get("schema"))
+        if validate and not self._compile(msg["schema"]):
+            done("JSON Schema error: failed to compile schema")
+            return
+        found, value = lookup(msg, self.property)
+        if not found:
+            send(msg)  # no property: passed on
+            done()
+            return
+        if isinstance(value, str | bytes | bytearray):
+            if self.action in ("", "obj") or validate:  # "str" leaves text as it is
+                try:
+                    parsed = parse_json(value)
+                except ValueError as exc:
+                    done(f"invalid JSON: {exc}")
+                    return
+                if self.action in ("", "obj"):
+                    set_path(msg, self.property, parsed)
+                if validate and not self._valid(msg, parsed, done):
+                    return
+        elif isinstance(value, dict | list | bool | int | float) or value is None:
+            if validate and not self._valid(msg, value, done):
+                return
+            if self.action in ("", "str"):
+                set_path(msg, self.property, _json_text(value, self.pretty))
+        else:
+            self.warn("Ignored unsupported payload type")
             done()
             return
         send(msg)

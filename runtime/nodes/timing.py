@@ -4,7 +4,7 @@ filter (`rbe`). Property names and behaviour follow Node-RED's core nodes.
 Timers are event-loop handles (`call_later`); every node cancels its own in `on_close`
 and calls `done()` for the messages it still held. Values are read, printed and compared as
 JavaScript does (`runtime.jsvalues`); the helpers at the top are shared with
-`runtime.nodes.sequence`.
+`runtime.nodes.sequence` and `runtime.nodes.batching`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from runtime.registry import register
 from runtime.values import ValueError_, evaluate, get_path
 
 
-# -- shared with runtime.nodes.sequence ----------------------------------------------------
+# -- shared with runtime.nodes.sequence and runtime.nodes.batching ---------------------------
 def lookup(msg: Message, path: str) -> tuple[bool, Any]:
     """(found, value): a top-level property set to None still counts as found."""
     value = get_path(msg, path)

@@ -25,30 +25,29 @@ pytestmark = pytest.mark.nodered
 # Node types that reach outside the test: files, HTTP to Node-RED's default port.
 EXTERNAL = {"http request", "http in", "file", "file in", "watch", "exec"}
 
-# Examples whose output Plumb (or this driver: Node-RED showed nothing for some) is known
-# to differ on (relative path -> reason); found by this test, not yet diagnosed one by one.
-# The marks are not strict: an example that starts agreeing passes.
-DIFFERS = "debug output differs from Node-RED's (runtime bug or driver gap, undiagnosed)"
+# Examples that cannot be compared (relative path -> why): in both runtimes no debug node
+# shows anything, so an agreement would prove nothing.
+NOTHING_TO_COMPARE: dict[str, str] = {
+    "function/function/08 - Using external modules.json": (
+        "reads Node's os module from global context (global.get('os')), which exists only "
+        "when settings.js sets functionGlobalContext.os = require('os'); the oracle's "
+        "settings do not, and Plumb's sandbox cannot hold Node.js modules, so both throw a "
+        "TypeError at os.hostname() and no debug node shows anything"),
+    "function/switch/09 - Route message based on context value.json": (
+        "its only message source, the 'Inject' node, comes first in flow order, before any "
+        "'Set state N' inject has set flow.state, so the switch matches no rule and no debug "
+        "node shows anything in either runtime (with flow.state set first, both route and "
+        "show the same)"),
+}
+
+# Examples whose output may differ for a reason outside Plumb (relative path -> reason).
+# The marks are not strict: a run where they agree passes.
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "common/catch/01 - Catch error.json": DIFFERS,
-    "common/debug/03 - Output to console.json": DIFFERS,
-    "common/debug/04 - Output to node status.json": DIFFERS,
-    "common/status/01 - Handle status message output.json": DIFFERS,
-    "function/delay/05 - Limit message rate for each topic.json": DIFFERS,
-    "function/function/03 - Send messages asynchronously.json": DIFFERS,
-    "function/function/05 - Handling errors.json": DIFFERS,
-    "function/function/08 - Using external modules.json": DIFFERS,
-    "function/switch/07 - Recreate message sequence.json": DIFFERS,
-    "function/switch/09 - Route message based on context value.json": DIFFERS,
-    "parser/json/03 - Validate input JSON string.json": DIFFERS,
-    "parser/xml/03 - Control conversion using options property.json": DIFFERS,
-    "sequence/batch/02 - Time-based group mode.json": DIFFERS,
-    "sequence/batch/03 - Concatenate mode.json": DIFFERS,
-    "sequence/join/01 - Automatic join mode.json": DIFFERS,
-    "sequence/split/01 - Split message payload.json": DIFFERS,
-    # A join with a 2 s timeout racing the driver's quiet period: passes on a quiet
-    # machine, can cut a group short when the machine is busy.
-    "sequence/join/02 - Manual join mode.json": "timing-sensitive (2 s join timeout)",
+    "sequence/join/02 - Manual join mode.json": (
+        "Node-RED races with itself: the custom join's 2 s timeout and the rate-limiting "
+        "delay's second 1 s tick (both started by the first message) fall due in the same "
+        "millisecond, so whether 'Banana' makes the first group varies between Node-RED runs "
+        "(mostly 'Apple,Orange' then 'Banana,Kiwi', which Plumb shows)"),
 }
 
 
@@ -77,6 +76,8 @@ def runnable_examples() -> list[Any]:
             continue
         name = path.relative_to(root).as_posix()
         marks = []
+        if name in NOTHING_TO_COMPARE:
+            marks.append(pytest.mark.skip(reason=NOTHING_TO_COMPARE[name]))
         if name in KNOWN_DIFFERENCES:
             marks.append(pytest.mark.xfail(reason=KNOWN_DIFFERENCES[name], strict=False))
         params.append(pytest.param(name, id=name.removesuffix(".json"), marks=marks))

@@ -88,7 +88,7 @@ def test_errors_reach_catch_nodes_with_the_source() -> None:
 
     rt = run_flow(_json_error_flow(scope=None), act)
     [error] = debug_values(rt, "err")
-    assert error["source"] == {"id": "parse", "type": "json", "name": "", "count": 0}
+    assert error["source"] == {"id": "parse", "type": "json", "name": "", "count": 1}
     assert "invalid JSON" in error["message"]
     assert debug_values(rt, "ok") == []
 

@@ -293,8 +293,8 @@ def test_a_throw_reaches_catch_with_the_source() -> None:
     rt = run_flow(fn_flow(func, name="thrower"), inject_all("bad", "good"))
     caught = debug_values(rt, "caught")
     assert [c["error"] for c in caught] == [{
-        "message": "Error: bad thing (line 2)",
-        "source": {"id": "fn", "type": "function", "name": "thrower", "count": 0}}]
+        "message": "Error: bad thing",
+        "source": {"id": "fn", "type": "function", "name": "thrower", "count": 1}}]
     assert caught[0]["payload"] == "bad"
     assert [v["payload"] for v in debug_values(rt, "out")] == ["good"]
 

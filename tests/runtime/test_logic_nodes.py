@@ -76,6 +76,12 @@ def change(rules: list[dict[str, Any]], *msgs: Message, setup: Setup | None = wi
     ("$globalContext('g') & '/' & $env('PLUMB_X')", "jsonata", "glob/from-env"),
     ("[1, 2, 255]", "bin", b"\x01\x02\xff"),
     ('"hi"', "bin", b"hi"),
+    ("null", "jsonata", None),  # a null result sets null (undefined deletes: below)
+    ("msg.topic & '!'", "jsonata", "the-topic!"),  # naming msg: evaluated against {msg}
+    ("$flowContext('f', 'memory').n", "jsonata", 7),  # the store argument is accepted
+    ("$moment(0).utc().format('YYYY-MM-DD')", "jsonata", "1970-01-01"),
+    ("0x10", "num", 16),  # Number(), as in Node-RED
+    ("1.0", "num", 1),
 ])
 def test_change_set_reads_every_value_type(to: str, tot: str, expected: Any) -> None:
     rt = change([{"t": "set", "p": "payload", "pt": "msg", "to": to, "tot": tot}],
@@ -95,6 +101,25 @@ def test_change_set_date_is_milliseconds_now() -> None:
 def test_change_set_from_a_missing_property_deletes_the_target() -> None:
     rt = change([{"t": "set", "p": "payload", "to": "nothing", "tot": "msg"}], {"payload": 1})
     assert "payload" not in debug_values(rt, "out0")[0]
+
+
+def test_change_set_from_an_undefined_jsonata_result_deletes_the_target() -> None:
+    rt = change([{"t": "set", "p": "payload", "to": "nothing", "tot": "jsonata"},
+                 {"t": "set", "p": "none", "to": "payload.n", "tot": "jsonata"}],
+                {"payload": {"n": None}})
+    [msg] = debug_values(rt, "out0")
+    assert "payload" not in msg and "none" not in msg  # payload went first, so undefined
+
+
+def test_change_jsonata_reads_null_members_and_ignores_bytes_elsewhere() -> None:
+    rules = [{"t": "set", "p": "types", "to": "$map(values, function($v) { $type($v) })",
+              "tot": "jsonata"},
+             {"t": "set", "p": "n", "to": "values[1]", "tot": "jsonata"}]
+    rt = change(rules, {"payload": b"\x01", "values": [1, None]})
+    [msg] = debug_values(rt, "out0")
+    assert msg["types"] == ["number", "null"]
+    assert "n" in msg and msg["n"] is None
+    assert msg["payload"] == b"\x01" and errors(rt) == []
 
 
 def test_change_copies_values_instead_of_sharing_them() -> None:
@@ -317,6 +342,7 @@ def test_switch_value_types(rule: dict[str, Any], expected: bool) -> None:
 @pytest.mark.parametrize(("prop", "ptype", "value"), [
     ("f.n", "flow", 7), ("g", "global", "glob"), ("PLUMB_X", "env", "from-env"),
     ("payload.a * 2", "jsonata", 4), ("topic", "msg", "t"),
+    ("msg.payload.a & msg.topic", "jsonata", "2t"), ("f.list[0]", "flow", 1),
 ])
 def test_switch_property_types(prop: str, ptype: str, value: Any) -> None:
     rt = switch([{"t": "eq", "v": str(value), "vt": "str"}, {"t": "else"}],

@@ -1,12 +1,14 @@
-"""The csv, yaml and xml nodes, both directions, run in real flows."""
+"""The csv, yaml, xml and json nodes, both directions, run in real flows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runtime.engine import FlowRuntime
-from runtime.nodes import files, parsers  # noqa: F401  (register file in, csv, yaml, xml)
+from runtime.nodes import files, parsers  # noqa: F401  (register file in, csv, yaml, xml, json)
 from tests.runtime.conftest import debug_values, node, run_flow
 
 
@@ -197,6 +199,77 @@ def test_object_to_xml_and_round_trip() -> None:
                    node("back", "xml", [["out"]]), node("out", "debug")],
                   feed({"payload": back}))
     assert debug_values(rt, "out") == [back]
+
+
+FRUIT = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<fruit id="100">\n'
+         '    <kind>Apple</kind>\n    <price>100</price>\n    <tag>a</tag><tag>b</tag>\n</fruit>')
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ({"explicitArray": False},
+     {"fruit": {"$": {"id": "100"}, "kind": "Apple", "price": "100", "tag": ["a", "b"]}}),
+    ({"explicitArray": False, "explicitRoot": False, "mergeAttrs": True},
+     {"id": "100", "kind": "Apple", "price": "100", "tag": ["a", "b"]}),
+    ({"ignoreAttrs": True, "explicitCharkey": True},
+     {"fruit": {"kind": [{"_": "Apple"}], "price": [{"_": "100"}],
+                "tag": [{"_": "a"}, {"_": "b"}]}}),
+])
+def test_xml_options_from_the_message_shape_the_object(options: dict[str, Any],
+                                                        expected: Any) -> None:
+    [out] = outputs(flow("xml"), {"payload": FRUIT, "options": dict(options)})
+    assert out["payload"] == expected
+    # as in Node-RED, the node notes in msg.options how it called xml2js
+    assert out["options"] == {**options, "async": True, "attrkey": "$", "charkey": "_"}
+
+
+def test_xml_trim_normalize_empty_tags_prefixes_and_blank_text() -> None:
+    text = '<a:r xmlns:a="urn:x"><n>  two   words </n><e>  </e><f/></a:r>'
+    [plain, tidy] = outputs(flow("xml"), {"payload": text},
+                            {"payload": text, "options": {"normalize": True, "emptyTag": "-",
+                                                          "normalizeTags": True}})
+    assert plain["payload"] == {"a:r": {"$": {"xmlns:a": "urn:x"}, "n": ["  two   words "],
+                                        "e": ["  "], "f": [""]}}
+    assert tidy["payload"] == {"a:r": {"$": {"xmlns:a": "urn:x"}, "n": ["two words"],
+                                       "e": ["-"], "f": ["-"]}}
+    [blank] = outputs(flow("xml"), {"payload": "  "})
+    assert blank["payload"] is None
+
+
+# --- json ----------------------------------------------------------------------------------------
+
+SCHEMA = {"type": "object", "required": ["kind"],
+          "properties": {"kind": {"type": "string"}, "price": {"type": "number"}}}
+
+
+def test_json_schema_passes_valid_messages_without_the_schema() -> None:
+    [out] = outputs(flow("json"), {"payload": '{"kind": "Apple", "price": 100}',
+                                   "schema": SCHEMA})
+    assert out["payload"] == {"kind": "Apple", "price": 100}
+    assert "schema" not in out
+
+
+def test_json_schema_errors_go_to_catch_with_schema_error() -> None:
+    rt = run_flow(flow("json"), feed({"payload": '{"price": "100"}', "schema": SCHEMA},
+                                     {"payload": {"kind": 1}, "schema": SCHEMA},
+                                     {"payload": "{}", "schema": {"type": 12}}))
+    assert debug_values(rt, "out") == []
+    errors = debug_values(rt, "err")
+    assert [e["error"]["message"] for e in errors] == [
+        "JSON Schema error: data must have required property 'kind', data/price must be number",
+        "JSON Schema error: data/kind must be string",
+        "JSON Schema error: failed to compile schema"]
+    assert errors[0]["schemaError"][1] == {
+        "instancePath": "/price", "schemaPath": "#/properties/price/type", "keyword": "type",
+        "params": {"type": "number"}, "message": "must be number"}
+    assert errors[0]["payload"] == {"price": "100"}  # parsed before it was checked
+
+
+def test_json_actions_and_js_style_text() -> None:
+    outs = outputs(flow("json", action="str"), {"payload": "not json"},
+                   {"payload": {"n": 1.0, "s": "é"}})
+    assert [o["payload"] for o in outs] == ["not json", '{"n":1,"s":"é"}']
+    [out] = outputs(flow("json", pretty=True), {"payload": {"a": [1]}})
+    assert out["payload"] == '{\n    "a": [\n        1\n    ]\n}'
 
 
 def test_csv_rfc_spec_defaults_to_crlf_line_endings() -> None:

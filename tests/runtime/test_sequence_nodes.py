@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import runtime.nodes.sequence  # noqa: F401  (registers the node types under test)
+import runtime.nodes.batching  # noqa: F401  (registers the node types under test)
 from runtime.engine import FlowRuntime
 from runtime.message import Message
 from tests.runtime.conftest import debug_values, node, run_flow
@@ -629,6 +629,47 @@ def test_batch_by_interval_and_empty_sequences() -> None:
 def test_batch_refuses_an_overlap_as_large_as_the_count() -> None:
     rt = _run("batch", [{"payload": 1}], mode="count", count="2", overlap="2")
     assert _out(rt) == [] and "Invalid count and overlap" in _logs(rt, "error")
+
+
+def _seq(topic: str, group: str, *values: Any) -> list[Message]:
+    """A finished sequence of `values` under msg.topic `topic`."""
+    return [{"topic": topic, "payload": v, "parts": {"id": group, "index": i,
+                                                     "count": len(values)}}
+            for i, v in enumerate(values)]
+
+
+def test_batch_concat_sends_one_sequence_per_topic_in_the_listed_order() -> None:
+    steps: list[Step | Message] = [*_seq("POS", "p1", 1, 7), *_seq("NEG", "n1", -6, -8),
+                                   {"topic": "X", "payload": 0},
+                                   *_seq("NEG", "n2", -1)]  # waits for a second POS one
+    rt = _run("batch", steps, mode="concat", topics=[{"topic": "NEG"}, {"topic": "POS"}])
+    assert _out(rt) == [-6, -8, 1, 7]
+    parts = _parts(rt)
+    assert [(p["index"], p["count"]) for p in parts] == [(0, 4), (1, 4), (2, 4), (3, 4)]
+    assert len({p["id"] for p in parts}) == 1
+
+
+def test_batch_concat_waits_for_complete_sequences_and_a_topic_listed_twice() -> None:
+    flow = [node("in", "link in", [["b"]]),
+            node("b", "batch", [["j"]], mode="concat", topics=[{"topic": "S"}, {"topic": "S"}]),
+            node("j", "join", [["d1"]], mode="auto"), node("d1", "debug", complete="true")]
+    seq = _seq("S", "s1", 1, 2, 3)
+    for msg in seq:
+        msg["parts"]["type"] = "array"
+    early = _seq("S", "s0", 9, 9)[:1]  # never completed: holds the others back
+    rt = run_flow(flow, _steps(*seq), settle=0.05)
+    assert _out(rt) == [[1, 2, 3, 1, 2, 3]]
+    blocked = run_flow(flow, _steps(*early, *seq), settle=0.05)
+    assert _out(blocked) == []
+
+
+def test_batch_concat_needs_parts() -> None:
+    flow = [*_flow("batch", mode="concat", topics=[{"topic": "T"}]),
+            node("c", "catch", [["d2"]])]
+    rt = run_flow(flow, _steps({"topic": "T", "payload": 1}), settle=0.05)
+    assert _out(rt) == []
+    assert [e["error"]["message"] for e in debug_values(rt, "d2")] == [
+        "no parts property in message"]
 
 
 # -- sort -------------------------------------------------------------------------------------
