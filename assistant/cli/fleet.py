@@ -450,6 +450,72 @@ _rollout_action("approve", "Approve a rollout to a protected stage (owners; not 
 _rollout_action("reject", "Reject a rollout to a protected stage.")
 
 
+# -- pipelines ------------------------------------------------------------------------------
+@fleet_group.group("pipelines")
+def pipelines_group() -> None:
+    """Ordered stages (dev -> test -> production), each on a device group."""
+
+
+@pipelines_group.command("list")
+@_api_options
+def pipelines_list(server: str, token: str | None, as_json: bool) -> None:
+    """Pipelines with their stages and what each stage runs."""
+    with _client(server, token) as client:
+        answer = client.get("/pipelines")
+    lines = []
+    for pipeline in answer["data"]:
+        lines.append(f"{pipeline['id']}  {pipeline['name']}")
+        lines += [f"    {st['position']}. {st['name']} (stage {st['id']}, group "
+                  f"{st['group_id']}{', protected' if st['protected'] else ''}): "
+                  f"{(st.get('snapshot_id') or '-')[:12]}" for st in pipeline["stages"]]
+    _print(answer, as_json, lines)
+
+
+@pipelines_group.command("create")
+@click.argument("name")
+@_api_options
+def pipelines_create(name: str, server: str, token: str | None, as_json: bool) -> None:
+    """Make an empty pipeline (owners)."""
+    with _client(server, token) as client:
+        answer = client.post("/pipelines", {"name": name})
+    _print(answer, as_json, [f"pipeline {answer['id']}: {answer['name']}"])
+
+
+@pipelines_group.command("add-stage")
+@click.argument("pipeline_id", type=int)
+@click.option("--name", required=True, help="The stage's name (dev, test, production).")
+@click.option("--group", type=int, required=True, help="The device group it deploys to.")
+@click.option("--protected", is_flag=True, help="Rollouts to it wait for an owner's "
+              "approval (not the author's).")
+@_api_options
+def pipelines_add_stage(pipeline_id: int, name: str, group: int, protected: bool,
+                        server: str, token: str | None, as_json: bool) -> None:
+    """Add a stage at the end of a pipeline (owners)."""
+    with _client(server, token) as client:
+        answer = client.post(f"/pipelines/{pipeline_id}/stages",
+                             {"name": name, "group_id": group, "protected": protected})
+    _print(answer, as_json, [f"stage {answer['id']}: {answer['name']}"])
+
+
+@pipelines_group.command("promote")
+@click.argument("pipeline_id", type=int)
+@click.argument("from_stage")
+@click.argument("to_stage")
+@click.option("--follow", is_flag=True, help="Show progress until the rollout ends.")
+@_api_options
+def pipelines_promote(pipeline_id: int, from_stage: str, to_stage: str, follow: bool,
+                      server: str, token: str | None, as_json: bool) -> None:
+    """Roll FROM_STAGE's snapshot out to TO_STAGE (stage ids or names)."""
+    with _client(server, token) as client:
+        stages = [int(x) if x.isdigit() else x for x in (from_stage, to_stage)]
+        answer = client.post(f"/pipelines/{pipeline_id}/promote",
+                             {"from_stage": stages[0], "to_stage": stages[1]})
+        if not follow:
+            _print(answer, as_json, [_rollout_line(answer)])
+            return
+        _follow(client, int(answer["id"]), as_json)
+
+
 # -- audit --------------------------------------------------------------------------------
 @fleet_group.group("audit")
 def audit_group() -> None:

@@ -62,6 +62,19 @@ def test_an_operators_session(live: Server, db: Engine, tmp_path: Path) -> None:
     assert code == 1
     assert err.startswith("error: ") and "empty_group" in err and "Traceback" not in err
 
+    code, out, err = ask(live, token, "pipelines", "create", "line-3 path")
+    assert code == 0, err
+    pipeline = out.split()[1].rstrip(":")
+    for name, protected in (("test", []), ("production", ["--protected"])):
+        code, out, err = ask(live, token, "pipelines", "add-stage", pipeline, "--name", name,
+                             "--group", group_id, *protected)
+        assert code == 0, err
+    code, out, err = ask(live, token, "pipelines", "list")
+    assert "1. production" in out and "protected" in out
+    # The first stage has received nothing yet: nothing to promote.
+    code, out, err = ask(live, token, "pipelines", "promote", pipeline, "test", "production")
+    assert code == 1 and err.startswith("error: ")
+
     code, out, err = ask(live, token, "audit", "export", "--format", "csv",
                          "--action", "snapshot.")
     assert code == 0, err
