@@ -52,7 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GOOD_HEALTH = {"flows_started": True, "node_errors": 0, "crashes": 0}
 
 SERVER = """
-import sys, uvicorn
+import faulthandler, signal, sys, uvicorn
+faulthandler.register(signal.SIGUSR1)  # a stack dump of every thread, for a stuck server
 from runtime.fleet.app import create_fleet_app
 uvicorn.run(create_fleet_app(), host="127.0.0.1", port=int(sys.argv[1]),
             log_level="warning", access_log=False)

@@ -158,6 +158,80 @@ def users_add_command(name: str, role: str, password_stdin: bool, token_name: st
         click.echo(secret)
 
 
+@users_group.command("list")
+@_api_options
+def users_list(server: str, token: str | None, as_json: bool) -> None:
+    """List the server's users (admins)."""
+    with _client(server, token) as client:
+        answer = client.get("/users")
+    _print(answer, as_json, [f"{u['id']}  {u['name']:<20} {u['role']:<7}"
+                             f"{'  disabled' if u['disabled'] else ''}"
+                             for u in answer["data"]])
+
+
+@users_group.command("set")
+@click.argument("user_id", type=int)
+@click.option("--role", type=click.Choice(["viewer", "member", "owner", "admin"]),
+              help="A new role.")
+@click.option("--disable/--enable", "disabled", default=None,
+              help="Disable the user (their tokens stop working at once), or enable again.")
+@_api_options
+def users_set(user_id: int, role: str | None, disabled: bool | None, server: str,
+              token: str | None, as_json: bool) -> None:
+    """Change a user's role, or disable or enable them (admins)."""
+    body: dict[str, Any] = {}
+    if role:
+        body["role"] = role
+    if disabled is not None:
+        body["disabled"] = disabled
+    if not body:
+        raise click.UsageError("give --role, --disable or --enable")
+    with _client(server, token) as client:
+        answer = client.patch(f"/users/{user_id}", body)
+    _print(answer, as_json, [f"{answer['name']}: {answer['role']}"
+                             f"{', disabled' if answer['disabled'] else ''}"])
+
+
+@fleet_group.group("tokens")
+def tokens_group() -> None:
+    """Your API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--name", required=True, help="What the token is for (a script, a CI job).")
+@click.option("--role", type=click.Choice(["viewer", "member", "owner", "admin"]),
+              help="The most it may do (default: your role).")
+@click.option("--expires-in", type=click.IntRange(1), help="Seconds until it expires.")
+@_api_options
+def tokens_create(name: str, role: str | None, expires_in: int | None, server: str,
+                  token: str | None, as_json: bool) -> None:
+    """Make an API token and print its secret (shown this once)."""
+    body: dict[str, Any] = {"name": name, "role": role, "expires_in_seconds": expires_in}
+    with _client(server, token) as client:
+        answer = client.post("/tokens", body)
+    _print(answer, as_json, [str(answer["secret"])])
+
+
+@tokens_group.command("list")
+@_api_options
+def tokens_list(server: str, token: str | None, as_json: bool) -> None:
+    """Your tokens (their first characters, never the secrets)."""
+    with _client(server, token) as client:
+        answer = client.get("/tokens")
+    _print(answer, as_json, [f"{t['id']}  {t['prefix']}...  {t['name']:<20} {t['role']:<7} "
+                             f"expires {t['expires_at'] or 'never'}" for t in answer["data"]])
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@_api_options
+def tokens_revoke(token_id: int, server: str, token: str | None, as_json: bool) -> None:
+    """Revoke one of your tokens (its next request is refused)."""
+    with _client(server, token) as client:
+        client.delete(f"/tokens/{token_id}")
+    _print({"revoked": token_id}, as_json, [f"revoked token {token_id}"])
+
+
 @fleet_group.command("login")
 @click.option("--name", prompt=True, help="Your user name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")

@@ -7,11 +7,14 @@ mounts; tests build it on a throwaway database.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.fleet.db import make_engine, migrate, session_factory
 from runtime.fleet.errors import install_handlers
@@ -40,6 +43,11 @@ def create_fleet_app(settings: FleetSettings | None = None, *, engine: Engine | 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Threads for the sync endpoints: more than the requests let in at once (see
+        # InFlightLimit), so a request that holds a database transaction never waits for a
+        # thread behind requests that wait for that transaction.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.max_in_flight_requests + 8)
         controller = None
         if run_controller:
             from runtime.fleet.controller import RolloutController
@@ -59,6 +67,23 @@ def create_fleet_app(settings: FleetSettings | None = None, *, engine: Engine | 
     app.state.sessions = session_factory(engine)
     app.state.keys = load_keys(settings)
     install_handlers(app)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight_requests)
     for module in (users, devices, agent, snapshots, pipelines, rollouts, audit):
         app.include_router(module.router, prefix=API)
     return app
+
+
+class InFlightLimit:
+    """At most `limit` HTTP requests inside the app at once; the rest wait on the event
+    loop (holding no thread and no database connection) for their turn."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self.slots:
+            await self.app(scope, receive, send)

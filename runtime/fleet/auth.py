@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -99,12 +99,20 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def session_dep(request: Request) -> Iterator[Session]:
+async def session_dep(request: Request) -> AsyncIterator[Session]:
     """A database session for one request. Endpoints commit what they change (and the
-    audit rows with it); anything left uncommitted is rolled back when the request ends."""
+    audit rows with it); anything left uncommitted is rolled back when the request ends.
+
+    An async dependency on purpose: its closing runs on the event loop, not in the thread
+    pool. On SQLite a transaction holds the one writer slot until it ends; were the
+    closing queued behind requests that wait for that slot in every pool thread, nothing
+    would move again."""
     factory: sessionmaker[Session] = request.app.state.sessions
-    with factory() as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        session.close()
 
 
 def user_caller(session: Session, secret: str, source: str) -> Caller:

@@ -10,6 +10,7 @@ older Plumb is brought up to date the same way on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+WRITER_WAIT = 60.0  # seconds a transaction waits for SQLite's one writer slot
 
 
 class Base(DeclarativeBase):
@@ -61,8 +63,19 @@ def make_engine(url: str) -> Engine:
         # up front. With SQLite's default deferred BEGIN, two transactions that read and
         # then write (an audit append reads the chain's head) could both read the same
         # state, and one would fail instead of waiting.
+        # One transaction at a time, handed over by a lock in this process: SQLite's own
+        # busy handler polls with growing sleeps, which under a few hundred check-ins a
+        # second makes waiting writers time out; a lock queues them. (Another process on the
+        # same file still meets SQLite's busy timeout.) The pool is as large as the API's
+        # thread pool, so threads wait for the lock, never for a connection.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
-                                                  "isolation_level": None})
+                                                  "isolation_level": None},
+                               pool_size=20, max_overflow=30)
+        writer = threading.Lock()
+
+        def _release(connection: Any) -> None:
+            if connection.info.pop("plumb_writer", False):
+                writer.release()
 
         @event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _record: Any) -> None:
@@ -74,10 +87,26 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if not writer.acquire(timeout=WRITER_WAIT):
+                raise TimeoutError(f"the database was busy for {WRITER_WAIT:g} s")
+            connection.info["plumb_writer"] = True
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _release(connection)
+                raise
+
+        # The lock goes with the transaction's end, whichever way it ends.
+        event.listen(engine, "commit", _release)
+        event.listen(engine, "rollback", _release)
+
+        @event.listens_for(engine, "checkin")
+        def _returned(dbapi_connection: Any, record: Any) -> None:
+            if record.info.pop("plumb_writer", False):
+                writer.release()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 
 def migrate(engine: Engine) -> None:

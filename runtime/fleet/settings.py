@@ -49,6 +49,11 @@ class FleetSettings(BaseSettings):
     tick_seconds: float = Field(
         default=1.0, gt=0,
         description="How often the rollout controller moves running rollouts on.")
+    max_in_flight_requests: int = Field(
+        default=32, ge=1, le=200,
+        description="Requests handled at once; more wait their turn. Kept below the worker "
+                    "threads, so a request holding SQLite's one writer slot always finds a "
+                    "thread to finish on.")
     password_min_length: int = Field(
         default=10, ge=8, description="Shortest password accepted for a user.")
     mqtt_broker: str = Field(

@@ -121,3 +121,24 @@ def user_headers(db: Engine) -> Callable[[Role], dict[str, str]]:
 
 def session_of(db: Engine) -> Session:
     return session_factory(db)()
+
+
+Headers = Callable[[Role], dict[str, str]]
+
+
+@pytest.fixture
+def fleet(app: Any, client: TestClient, db: Engine, settings: FleetSettings) -> Any:
+    """A fleet to drive rollouts with (tests/fleet/rollout_helpers.py)."""
+    from tests.fleet.rollout_helpers import Fleet
+
+    return Fleet(app, client, db, settings)
+
+
+@pytest.fixture
+def member(user_headers: Headers) -> dict[str, str]:
+    return user_headers(Role.member)
+
+
+@pytest.fixture
+def owner(user_headers: Headers) -> dict[str, str]:
+    return user_headers(Role.owner)

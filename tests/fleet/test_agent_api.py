@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlalchemy.orm.exc import StaleDataError
 
 from runtime.fleet import audit_queries, devices, health, snapshots
@@ -15,16 +13,10 @@ from runtime.fleet.audit import SYSTEM
 from runtime.fleet.bundle import verify_bundle
 from runtime.fleet.db import session_factory, transaction
 from runtime.fleet.models import ActorKind, Device, Role
-from runtime.fleet.settings import FleetSettings
 from tests.fleet.rollout_helpers import GOOD, Fleet
 
 FLOWS: list[dict[str, Any]] = [{"id": "t1", "type": "tab", "label": "main"},
          {"id": "n1", "type": "inject", "z": "t1", "wires": [[]]}]
-
-
-@pytest.fixture
-def fleet(app: Any, client: TestClient, db: Engine, settings: FleetSettings) -> Fleet:
-    return Fleet(app, client, db, settings)
 
 
 def real_snapshot(fleet: Fleet, name: str) -> str:

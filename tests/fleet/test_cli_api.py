@@ -89,3 +89,23 @@ def test_a_viewer_is_refused_with_the_reason(live: Server, db: Engine, tmp_path:
     assert code == 1 and "owner" in err and "(forbidden)" in err
     code, _out, err = ask(live, "plumb_u_nonsense", "devices", "list")
     assert code == 1 and "(unauthorized)" in err
+
+
+def test_users_and_tokens(live: Server, db: Engine) -> None:
+    admin = make_user(db, "ada", Role.admin)["Authorization"].removeprefix("Bearer ")
+    make_user(db, "bob", Role.viewer)
+    code, out, err = ask(live, admin, "users", "list")
+    assert code == 0, err
+    bob = next(line.split()[0] for line in out.splitlines() if " bob " in line)
+    code, out, err = ask(live, admin, "users", "set", bob, "--role", "member", "--disable")
+    assert code == 0 and out.strip() == "bob: member, disabled", err
+
+    code, out, err = ask(live, admin, "tokens", "create", "--name", "ci", "--role", "viewer")
+    assert code == 0 and out.strip().startswith("plumb_u_"), err
+    secret = out.strip()
+    code, out, _ = ask(live, secret, "tokens", "list")
+    assert code == 0 and " ci " in out and secret not in out
+    token_id = next(line.split()[0] for line in out.splitlines() if " ci " in line)
+    assert ask(live, admin, "tokens", "revoke", token_id)[0] == 0
+    code, _out, err = ask(live, secret, "tokens", "list")
+    assert code == 1 and "(unauthorized)" in err

@@ -6,20 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-
 from runtime.fleet.models import Role
-from runtime.fleet.settings import FleetSettings
 from tests.fleet.rollout_helpers import Fleet
 
 Headers = Callable[[Role], dict[str, str]]
-
-
-@pytest.fixture
-def fleet(app: Any, client: TestClient, db: Engine, settings: FleetSettings) -> Fleet:
-    return Fleet(app, client, db, settings)
 
 
 def post(fleet: Fleet, url: str, headers: dict[str, str], expect: int, **body: Any

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -16,26 +15,10 @@ from runtime.fleet import controller, pipelines, rollouts
 from runtime.fleet.audit import SYSTEM
 from runtime.fleet.db import session_factory, transaction
 from runtime.fleet.models import Role, Rollout
-from runtime.fleet.settings import FleetSettings
 from tests.fleet.conftest import make_user
 from tests.fleet.rollout_helpers import Fleet, prepare
 
 Headers = Callable[[Role], dict[str, str]]
-
-
-@pytest.fixture
-def fleet(app: Any, client: TestClient, db: Engine, settings: FleetSettings) -> Fleet:
-    return Fleet(app, client, db, settings)
-
-
-@pytest.fixture
-def member(user_headers: Headers) -> dict[str, str]:
-    return user_headers(Role.member)
-
-
-@pytest.fixture
-def owner(user_headers: Headers) -> dict[str, str]:
-    return user_headers(Role.owner)
 
 
 # --- the abort threshold and rollback -----------------------------------------------------

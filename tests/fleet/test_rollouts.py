@@ -46,21 +46,6 @@ S = DeploymentState
 Headers = Callable[[Role], dict[str, str]]
 
 
-@pytest.fixture
-def fleet(app: Any, client: TestClient, db: Engine, settings: FleetSettings) -> Fleet:
-    return Fleet(app, client, db, settings)
-
-
-@pytest.fixture
-def member(user_headers: Headers) -> dict[str, str]:
-    return user_headers(Role.member)
-
-
-@pytest.fixture
-def owner(user_headers: Headers) -> dict[str, str]:
-    return user_headers(Role.owner)
-
-
 def healthy(fleet: Fleet, device: SimDevice, new: str, soak: float) -> None:
     """The device runs `new`, reports it, and again once the soak is over."""
     fleet.check_in(device, new)
