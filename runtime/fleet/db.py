@@ -68,9 +68,10 @@ def make_engine(url: str) -> Engine:
         # second makes waiting writers time out; a lock queues them. (Another process on the
         # same file still meets SQLite's busy timeout.) The pool is as large as the API's
         # thread pool, so threads wait for the lock, never for a connection.
+        in_memory = not path or path == ":memory:"
+        pool: dict[str, Any] = {} if in_memory else {"pool_size": 20, "max_overflow": 30}
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
-                                                  "isolation_level": None},
-                               pool_size=20, max_overflow=30)
+                                                  "isolation_level": None}, **pool)
         writer = threading.Lock()
 
         def _release(connection: Any) -> None:
