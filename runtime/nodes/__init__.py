@@ -7,6 +7,7 @@ from runtime.nodes import (  # noqa: F401  (each module registers its types on i
     files,  # file, file in, watch
     function,
     http,  # http in, http response, http request
+    json_parser,  # json
     logic,  # change, switch, range, template
     modbus,  # modbus-client, -read, -getter, -flex-getter, -write, -flex-write
     mqtt,  # mqtt-broker, mqtt in, mqtt out

@@ -1,5 +1,5 @@
-"""Core nodes: inject, debug, catch, status, complete, link in/out (json is with the
-parsers, in `runtime.nodes.parsers`)."""
+"""Core nodes: inject, debug, catch, status, complete, link in/out (json is in
+`runtime.nodes.json_parser`)."""
 
 from __future__ import annotations
 

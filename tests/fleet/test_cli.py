@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from assistant.cli import cli
-from assistant.cli.fleet import parse_waves
+from assistant.cli.fleet_resources import parse_waves
 from runtime.fleet.db import make_engine
 
 
