@@ -1,11 +1,12 @@
 """MQTT: the `mqtt-broker` config node and the `mqtt in` / `mqtt out` nodes, on paho-mqtt 2.
 
 Every broker config node owns one paho client, shared by the in and out nodes that name it,
-and connects when the first of them registers. paho's own thread (`loop_start`) does the
-network I/O and reconnects with a growing delay; what it reports (connects, drops, messages,
-acknowledgements) is handed to the flow's event loop with `call_soon_threadsafe`, so node
-state is only touched from that loop. The users of a broker show green "connected", red
-"disconnected" or yellow "connecting". Property names and payload rules follow Node-RED 4.
+and connects when the first of them registers. The client's network I/O runs on the flow's
+event loop (`mqtt_connection.LoopConnection`: only the blocking connect runs in a thread), and
+it reconnects with a growing delay; so what paho reports (connects, drops, messages,
+acknowledgements) arrives on that loop, where node state lives. The users of a broker show
+green "connected", red "disconnected" or yellow "connecting". Property names and payload
+rules follow Node-RED 4.
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ import contextlib
 import json
 import re
 import ssl
-import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +32,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from runtime.jsvalues import format_number
 from runtime.message import Message, new_message
 from runtime.node import Done, Node, Send
+from runtime.nodes.mqtt_connection import LoopConnection
 from runtime.registry import register
 
 _PROTOCOLS = {"3": mqtt.MQTTv31, "4": mqtt.MQTTv311, "5": mqtt.MQTTv5}
@@ -155,10 +154,25 @@ def _flag(value: Any) -> bool:
     return value is True or value == "true"
 
 
-def _matches(sub: str, topic: str) -> bool:
+def matches(sub: str, topic: str) -> bool:
+    """Whether the subscription `sub` (+ and # wildcards, $share/group/ prefix) covers
+    `topic`; wildcards at the first level do not match $ topics. (paho's topic_matches_sub
+    builds a matcher tree per call: this runs for every message.)"""
     if sub.startswith("$share/"):
         sub = sub.split("/", 2)[2] if sub.count("/") >= 2 else sub
-    return mqtt.topic_matches_sub(sub, topic)
+    if sub == topic:
+        return True
+    if "+" not in sub and "#" not in sub:
+        return False
+    if topic.startswith("$") and sub[0] in "+#":
+        return False
+    wanted, levels = sub.split("/"), topic.split("/")
+    for i, level in enumerate(wanted):
+        if level == "#":
+            return True
+        if i >= len(levels) or (level != "+" and level != levels[i]):
+            return False
+    return len(wanted) == len(levels)
 
 
 def endpoint(config: dict[str, Any]) -> tuple[str, int, str, bool, str]:
@@ -192,9 +206,9 @@ class MqttBroker(Node):
     """One connection to an MQTT broker, shared by its `mqtt in` and `mqtt out` nodes."""
 
     is_config = True
-    reconnect_min = 1  # seconds before the first retry; paho doubles it up to reconnect_max
-    reconnect_max = 30
-    queue_limit = 1000  # QoS 1/2 messages paho keeps while disconnected
+    reconnect_min = 1.0  # seconds before the first retry, doubled up to reconnect_max
+    reconnect_max = 30.0
+    queue_limit = 1000  # QoS 1/2 messages kept while disconnected
 
     def __init__(self, config: dict[str, Any], runtime: Any) -> None:
         super().__init__(config, runtime)
@@ -205,6 +219,7 @@ class MqttBroker(Node):
         self.v5 = False
         self.url = ""
         self.client: mqtt.Client | None = None
+        self._conn: LoopConnection | None = None
         self._pending: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -240,9 +255,9 @@ class MqttBroker(Node):
                 properties: Properties | None = None) -> MQTTErrorCode:
         """Queue a publish with paho; MQTT_ERR_NO_CONN when not connected (QoS 0 is then
         lost, QoS 1/2 go out after the reconnect)."""
-        if self.client is None:
+        if self._conn is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
-        return self.client.publish(topic, payload, qos, retain, properties).rc
+        return self._conn.publish(topic, payload, qos, retain, properties)
 
     def warn_dropped(self) -> None:
         """Warn once per disconnection that QoS 0 messages are being dropped."""
@@ -292,10 +307,8 @@ class MqttBroker(Node):
         if cfg.get("willTopic"):
             client.will_set(str(cfg["willTopic"]), str(cfg.get("willPayload") or ""),
                             _qos(cfg.get("willQos"), 0), _flag(cfg.get("willRetain")))
-        client.reconnect_delay_set(self.reconnect_min, self.reconnect_max)
         client.max_queued_messages_set(self.queue_limit)
         client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -314,42 +327,42 @@ class MqttBroker(Node):
             self._set_state("disconnected")
             return
         self.client = client
+        self._loop = self._loop or asyncio.get_running_loop()
+        self._conn = LoopConnection(
+            client, self._loop, name=self.id, reconnect_min=self.reconnect_min,
+            reconnect_max=self.reconnect_max, queue_limit=self.queue_limit,
+            failed=lambda _: self._lost("Connection failed to broker"), warn=self.warn)
         self._set_state("connecting")
-        client.loop_start()
+        self._conn.start()
 
-    # paho's thread: hand everything to the event loop
-    def _post(self, callback: Callable[..., None], *args: Any) -> None:
-        if self._loop is None or self._loop.is_closed():
-            return
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            self._loop.call_soon_threadsafe(callback, *args)
-
+    # paho's callbacks, on the event loop
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Properties | None) -> None:
         if reason.is_failure:
-            self._post(self._refused, str(reason))
+            self._refused(str(reason))
         else:
-            self._post(self._connected)
-
-    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        self._post(self._lost, "Connection failed to broker")
+            self._connected()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any,
                        reason: ReasonCode, properties: Properties | None) -> None:
-        self._post(self._lost, "Disconnected from broker")
+        self._lost("Disconnected from broker")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._post(self._dispatch, message.topic, bytes(message.payload), int(message.qos),
-                   bool(message.retain), getattr(message, "properties", None))
+        try:
+            self._dispatch(message.topic, bytes(message.payload), int(message.qos),
+                           bool(message.retain), getattr(message, "properties", None))
+        except Exception as exc:  # never into paho: it would lose its place in the stream
+            self.error(f"a message on {message.topic!r} failed: {exc}")
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
                       reasons: list[ReasonCode], properties: Properties | None) -> None:
-        self._post(self._acked, mid, [(r.is_failure, str(r)) for r in reasons])
+        self._acked(mid, [(r.is_failure, str(r)) for r in reasons])
 
-    # the event loop
     def _connected(self) -> None:
         if self._closing:
             return
+        if self._conn is not None:
+            self._conn.connected()
         self.log(f"Connected to broker: {self.url}")
         self._warned_drop = False
         self.subscribed.clear()
@@ -411,7 +424,7 @@ class MqttBroker(Node):
                                       properties, tries + 1)
             return
         for sub in list(self.subs.values()):
-            if _matches(sub.topic, topic):
+            if matches(sub.topic, topic):
                 sub.node.receive(topic, payload, qos, retain, properties)
 
     def _set_state(self, state: str) -> None:
@@ -426,34 +439,22 @@ class MqttBroker(Node):
         node.status(fill, shape, self.state)
 
     async def on_close(self) -> None:
-        """Publish the close message if one is set, disconnect, stop paho's thread; waits
-        at most a little under the runtime's close timeout."""
+        """Publish the close message if one is set, disconnect; waits at most a little
+        under the runtime's close timeout."""
         self._closing = True
-        client, self.client = self.client, None
-        if client is None:
+        conn, self._conn, self.client = self._conn, None, None
+        if conn is None:
             return
         budget = max(0.5, min(3.0, self.runtime.close_timeout * 0.8))
-        deadline = time.monotonic() + budget
         close_topic = str(self.config.get("closeTopic") or "")
+        message = None
         if close_topic and self.state == "connected":
-            info = client.publish(close_topic, str(self.config.get("closePayload") or ""),
-                                  _qos(self.config.get("closeQos"), 0),
-                                  _flag(self.config.get("closeRetain")))
-            await _wait_until(info.is_published, min(1.0, budget / 2))
-        client.disconnect()
-        stopper = threading.Thread(target=client.loop_stop, daemon=True,
-                                   name=f"mqtt-close-{self.id}")
-        stopper.start()
-        await _wait_until(lambda: not stopper.is_alive(), deadline - time.monotonic())
-        if stopper.is_alive():
-            self.warn("paho's network thread did not stop in time; left to finish alone")
+            message = (close_topic, str(self.config.get("closePayload") or ""),
+                       _qos(self.config.get("closeQos"), 0), _flag(self.config.get("closeRetain")))
+        if not await conn.close(budget, message):
+            self.warn("the broker did not take the DISCONNECT in time; the connection was "
+                      "dropped")
         self.state = "disconnected"
-
-
-async def _wait_until(check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + max(0.0, timeout)
-    while not check() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
 
 
 def _broker_of(node: Node) -> MqttBroker | None:

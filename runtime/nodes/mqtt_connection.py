@@ -10,9 +10,10 @@ Only the blocking part of a connect (DNS, TCP connect, the TLS or websocket hand
 sending CONNECT: `client.reconnect()`) runs in a short-lived daemon thread, so a broker
 that is slow or does not answer never stalls the loop. While that thread owns the client,
 nothing on the loop touches it: QoS 1/2 publishes wait in a queue of our own (QoS 0 ones
-are dropped, as paho drops them when not connected) and are handed to paho afterwards, in
-order. When the connection fails or drops it is retried after 1, 2, 4 ... up to
-`reconnect_max` seconds, the delay starting again at the minimum after a CONNACK.
+are dropped, as paho drops them when not connected) and go to paho, in order, once the
+CONNACK is in (after the broker node has subscribed again), or when the try failed (paho
+then keeps them for the next one). When the connection fails or drops it is retried after
+1, 2, 4 ... up to `reconnect_max` seconds, the delay back at the minimum after a CONNACK.
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ class LoopConnection:
         self._messages = 0  # messages handed over: how a read batch knows it made progress
         self._on_message = client.on_message
         client.on_message = self._message
-        client.max_queued_messages_set(queue_limit)
 
     def start(self) -> None:
         self._task = self.loop.create_task(self._run(), name=f"mqtt-{self.name}")
@@ -79,20 +79,21 @@ class LoopConnection:
         go out after the reconnect), MQTT_ERR_QUEUE_SIZE when too many wait for that."""
         if self.closed:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
-        if self._holding:
-            if qos == 0:
-                return MQTTErrorCode.MQTT_ERR_NO_CONN
+        if qos and (self._holding or self._held):  # behind the ones already waiting
             if len(self._held) >= self.queue_limit:
                 return MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
             self._held.append((topic, payload, qos, retain, properties))
             return MQTTErrorCode.MQTT_ERR_NO_CONN
+        if self._holding:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
         return self.client.publish(topic, payload, qos, retain, properties).rc
 
     def connected(self) -> None:
-        """A CONNACK came: the next retry waits the minimum again, and while connected
-        paho's queue has no limit (a burst larger than it must not fail)."""
+        """A CONNACK came (paho calls on_connect, then resends what it kept): the next
+        retry waits the minimum again, and what waits here goes out after paho's."""
         self._delay = None
-        self.client.max_queued_messages_set(0)
+        if self._held:
+            self.loop.call_soon(self._release)
 
     async def close(self, timeout: float, message: tuple[str, str, int, bool] | None) -> bool:
         """Stop reconnecting; when connected publish `message` (topic, payload, qos,
@@ -133,6 +134,7 @@ class LoopConnection:
                     await self._gone.wait()
             if self.closed:
                 return
+            self._release()  # no CONNACK came: paho keeps them for the next try
             self._delay = (self.reconnect_min if self._delay is None
                            else min(self._delay * 2, self.reconnect_max))
             await asyncio.sleep(self._delay)
@@ -149,21 +151,26 @@ class LoopConnection:
                          name=f"mqtt-connect-{self.name}").start()
         error = await done
         self._holding = False
-        if error is None:
-            self._hooks(True)
-            sock = client.socket()
-            if sock is not None:
-                self._attach(sock)
-        else:
+        if error is not None:
             self._failed(error)
-        # What was published meanwhile, in order: sent now, or queued by paho until the
-        # next connect (it drops QoS 1/2 messages only when its queue is full).
+            self._release()
+            return False
+        self._hooks(True)
+        sock = client.socket()
+        if sock is not None:
+            self._attach(sock)
+        return True
+
+    def _release(self) -> None:
+        """Hand what was published while connecting to paho, in order: sent now when
+        connected, else kept by paho (which refuses QoS 1/2 only when its queue is full)."""
+        if self.closed or not self._held:
+            return
         held, self._held = self._held, deque()
-        lost = sum(client.publish(*entry).rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
+        lost = sum(self.client.publish(*entry).rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE
                    for entry in held)
         if lost:
             self._warn(f"{lost} queued message(s) dropped: the queue is full")
-        return error is None
 
     def _connect_thread(self, done: asyncio.Future[str | None]) -> None:
         client = self.client
@@ -222,7 +229,6 @@ class LoopConnection:
 
     def _socket_close(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._detach()  # before paho closes the file descriptor
-        client.max_queued_messages_set(self.queue_limit)
         self._gone.set()
 
     def _message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -232,6 +238,8 @@ class LoopConnection:
 
     def _readable(self) -> None:
         client = self.client
+        if self._fd is None:  # detached meanwhile: a connect thread may own the client
+            return
         for _ in range(READ_BATCH):
             before = self._messages
             if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
