@@ -32,6 +32,7 @@ from runtime.fleet.models import (
     Stage,
     User,
 )
+from runtime.fleet.rollouts import transition
 from runtime.fleet.tokens import DEVICE_CREDENTIAL, PROVISIONING_TOKEN, digest, new_secret
 
 # The widths of the columns these land in (PostgreSQL refuses longer; SQLite would not).
@@ -263,13 +264,9 @@ def decommission_device(session: Session, actor: Actor, device: Device
     for deployment in deployments:
         if deployment.state.terminal:  # finished parts are history: never rewritten
             continue
-        before = deployment.state
-        deployment.state = DeploymentState.skipped
-        deployment.reason = "device decommissioned"
-        deployment.updated_at = deployment.state_since = now
-        audit.record(session, actor, "deployment.state_changed", "device", device.id,
-                     {"rollout": deployment.rollout_id, "from": before.value,
-                      "to": DeploymentState.skipped.value, "reason": deployment.reason})
+        # The one transition function (it checks the step and writes the audit row).
+        transition(session, deployment, DeploymentState.skipped, "device decommissioned",
+                   actor, now)
         skipped.append(deployment)
     session.flush()
     audit.record(session, actor, "device.decommissioned", "device", device.id,
