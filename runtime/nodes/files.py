@@ -197,23 +197,21 @@ class FileIn(Node):
     def _send_lines(self, msg: Message, text: str, send: Send) -> None:
         # As Node-RED: split on "\n" only, and the piece after the last newline (empty
         # when the file ends with one) is the last part, the one that carries the count.
-        lines = text.split("\n")
-        for index, line in enumerate(lines):
-            out = self._part_message(msg)
-            out["payload"] = line
-            out["parts"] = {"index": index, "ch": "\n", "type": "string", "id": msg["_msgid"]}
-            if index == len(lines) - 1:
-                out["parts"]["count"] = len(lines)
-            send(out)
+        self._send_parts(msg, text.split("\n"), "\n", "string", send)
 
     def _send_chunks(self, msg: Message, data: bytes, send: Send) -> None:
         chunks = [data[i:i + STREAM_CHUNK] for i in range(0, len(data), STREAM_CHUNK)] or [b""]
-        for index, chunk in enumerate(chunks):
+        self._send_parts(msg, chunks, "", "buffer", send)
+
+    def _send_parts(self, msg: Message, pieces: list[Any], ch: str, kind: str,
+                    send: Send) -> None:
+        """One message per piece, as a sequence (`msg.parts`); the last carries the count."""
+        for index, piece in enumerate(pieces):
             out = self._part_message(msg)
-            out["payload"] = chunk
-            out["parts"] = {"index": index, "ch": "", "type": "buffer", "id": msg["_msgid"]}
-            if index == len(chunks) - 1:
-                out["parts"]["count"] = len(chunks)
+            out["payload"] = piece
+            out["parts"] = {"index": index, "ch": ch, "type": kind, "id": msg["_msgid"]}
+            if index == len(pieces) - 1:
+                out["parts"]["count"] = len(pieces)
             send(out)
 
 
