@@ -142,3 +142,12 @@ def member(user_headers: Headers) -> dict[str, str]:
 @pytest.fixture
 def owner(user_headers: Headers) -> dict[str, str]:
     return user_headers(Role.owner)
+
+
+@pytest.fixture
+def live(settings: FleetSettings, db: Engine) -> Iterator[Any]:
+    """The fleet server under uvicorn on a free loopback port (tests/fleet/live.py)."""
+    from tests.fleet.live import Server
+
+    with Server(settings, db) as server:
+        yield server

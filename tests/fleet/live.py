@@ -43,6 +43,12 @@ class Server:
         self._server.should_exit = True
         self._thread.join(timeout=20)
 
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
 
 def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout

@@ -4,29 +4,16 @@ their clean refusals."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from assistant.cli import cli
 from runtime.fleet.models import Role
-from runtime.fleet.settings import FleetSettings
 from tests.agent.conftest import good_flow
 from tests.fleet.conftest import make_user
 from tests.fleet.live import Server
-
-
-@pytest.fixture
-def live(tmp_path: Path, db: Engine) -> Iterator[Server]:
-    settings = FleetSettings(data_dir=tmp_path / "fleet", database_url=str(db.url))
-    server = Server(settings, db).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def ask(server: Server, token: str, *args: str) -> tuple[int, str, str]:

@@ -31,11 +31,8 @@ def server(tmp_path: Path, db: Engine) -> Iterator[Server]:
     settings = FleetSettings(data_dir=tmp_path / "fleet", database_url=str(db.url),
                              check_in_seconds=0.5, active_check_in_seconds=0.2,
                              tick_seconds=0.1)
-    running = Server(settings, db).start()
-    try:
+    with Server(settings, db) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

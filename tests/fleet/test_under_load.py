@@ -6,32 +6,18 @@ The server lets in fewer requests than it has threads, so that cannot happen.)""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import Engine
 
 from runtime.fleet import devices
 from runtime.fleet.audit import SYSTEM
 from runtime.fleet.db import session_factory, transaction
-from runtime.fleet.settings import FleetSettings
 from tests.fleet.live import Server
 
 DEVICES = 60
 ROUNDS = 5
-
-
-@pytest.fixture
-def live(tmp_path: Path, db: Engine) -> Iterator[Server]:
-    settings = FleetSettings(data_dir=tmp_path / "fleet", database_url=str(db.url))
-    server = Server(settings, db).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _credentials(db: Engine) -> list[str]:
