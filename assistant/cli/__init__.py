@@ -67,6 +67,8 @@ from assistant.cli import (  # noqa: E402, F401
     fleet,
     flows,
     generate,
+    mcp,
     models,
     run,
+    serve,
 )

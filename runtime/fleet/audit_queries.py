@@ -103,9 +103,15 @@ def as_dict(row: AuditEvent) -> dict[str, Any]:
 
 
 def events(session: Session, filters: Filters, after: int = 0,
-           limit: int | None = None) -> list[AuditEvent]:
-    query = filters.apply(select(AuditEvent).where(AuditEvent.seq > after)
-                          .order_by(AuditEvent.seq))
+           limit: int | None = None, before: int | None = None) -> list[AuditEvent]:
+    """Events after `after`, oldest first; with `before`, events before it, newest first
+    (how a log viewer pages back from the present)."""
+    if before is not None:
+        query = filters.apply(select(AuditEvent).where(AuditEvent.seq < before)
+                              .order_by(AuditEvent.seq.desc()))
+    else:
+        query = filters.apply(select(AuditEvent).where(AuditEvent.seq > after)
+                              .order_by(AuditEvent.seq))
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query).all())

@@ -166,6 +166,18 @@ def test_list_filters_and_pages(client: TestClient, db: Engine,
             break
         after = page["next_after"]
     assert seen == list(range(7))
+    # Newest first, paging back from the present.
+    back: list[int] = []
+    before = 10**9
+    while True:
+        page = client.get("/api/v1/audit", params={"action": "rollout.", "before": before,
+                                                   "limit": 3}, headers=viewer).json()
+        back += [int(e["target_id"]) for e in page["events"]]
+        assert page["next_after"] is None
+        if page["next_before"] is None:
+            break
+        before = page["next_before"]
+    assert back == list(range(6, -1, -1))
     exact = client.get("/api/v1/audit", params={"action": "rollout.paused"},
                        headers=viewer).json()
     assert [e["target_id"] for e in exact["events"]] == ["1", "3", "5"]

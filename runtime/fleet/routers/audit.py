@@ -39,6 +39,7 @@ class AuditEventPublic(BaseModel):
 class AuditPage(BaseModel):
     events: list[AuditEventPublic]
     next_after: int | None  # pass as `after` for the next page; None: no more
+    next_before: int | None = None  # with `before`: pass as `before` for older events
 
 
 class VerifyResult(BaseModel):
@@ -86,14 +87,20 @@ class FilterParams(BaseModel):
 def list_events(_caller: Reader, session: SessionDep,
                 params: Annotated[FilterParams, Query()],
                 after: Annotated[int, Query(ge=0)] = 0,
+                before: Annotated[int | None, Query(
+                    ge=1, description="Newest first: events before this sequence number "
+                    "(a large number starts at the newest).")] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
     """Events in the order they were written, filtered (`action` may be a prefix ending in
-    a dot, e.g. `rollout.`)."""
-    rows = audit_queries.events(session, params.filters(), after, limit + 1)
+    a dot, e.g. `rollout.`); with `before`, newest first."""
+    rows = audit_queries.events(session, params.filters(), after, limit + 1, before)
     more = len(rows) > limit
     rows = rows[:limit]
-    return AuditPage(events=[AuditEventPublic(**audit_queries.as_dict(r)) for r in rows],
-                     next_after=rows[-1].seq if more and rows else None)
+    events = [AuditEventPublic(**audit_queries.as_dict(r)) for r in rows]
+    if before is not None:
+        return AuditPage(events=events, next_after=None,
+                         next_before=rows[-1].seq if more and rows else None)
+    return AuditPage(events=events, next_after=rows[-1].seq if more and rows else None)
 
 
 @router.get("/verify", response_model=VerifyResult)

@@ -1,0 +1,57 @@
+"""GET /models and /status: what the server answers with, and how busy it is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from assistant.server.auth import AssistantUser
+from assistant.server.deps import ServerSettingsDep, ServiceDep
+from assistant.server.schemas import ModelsPublic, StatusPublic
+
+router = APIRouter(tags=["models"])
+
+
+def model_rows(serving: str) -> list[dict[str, Any]]:
+    from assistant.models.install import ModelState, state
+    from assistant.models.registry import all_models, default_model_name
+
+    default = default_model_name()
+    rows = []
+    for spec in all_models().values():
+        installed = spec.backend == "openai" or state(spec) in (
+            ModelState.INSTALLED, ModelState.NOT_ASSEMBLED, ModelState.REMOTE)
+        rows.append({"name": spec.name, "description": spec.description,
+                     "installed": installed, "default": spec.name == default,
+                     "serving": spec.name == serving})
+    if serving == "fake":
+        rows.append({"name": "fake", "description": "Pass-through code, no weights (tests)",
+                     "installed": True, "default": False, "serving": True})
+    return rows
+
+
+@router.get("/models", response_model=ModelsPublic)
+def models(service: ServiceDep, _caller: AssistantUser) -> JSONResponse:
+    """The models Plumb knows, which are installed, and the one this server uses."""
+    return JSONResponse({"data": model_rows(_serving(service)), "serving": _serving(service),
+                         "state": service.model_state, "error": service.model_error})
+
+
+def _serving(service: Any) -> str:
+    name = str(service.model_name)
+    if name == "default":
+        from assistant.models.registry import default_model_name
+
+        return default_model_name()
+    return name
+
+
+@router.get("/status", response_model=StatusPublic)
+def server_status(service: ServiceDep, settings: ServerSettingsDep) -> JSONResponse:
+    """Liveness and load: the model's state and the queue. Needs no token."""
+    from importlib.metadata import version
+
+    return JSONResponse({"status": "ok", "version": version("plumb"), "auth": settings.auth,
+                         **service.status()})
