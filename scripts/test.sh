@@ -3,7 +3,9 @@
 #   - a virtual environment in .venv with Plumb, its test tools and llama.cpp, plus the
 #     smallest real model (the tests run the real pipeline with it)
 #   - Node.js 20 + npm (for the real Node-RED 4.x the tests start; they install Node-RED
-#     itself into ~/.cache/plumb on first use), Mosquitto (the eval harness's broker) and
+#     itself into ~/.cache/plumb on first use; and for the VS Code extension in
+#     editors/vscode, which tests/editors/ builds with `npm ci` from the npm registry,
+#     lints, tests and packages), Mosquitto (the eval harness's broker) and
 #     Chromium (the web UI's tests run in it, headless)
 #   - ruff and mypy as the project configures them, then pytest
 set -euo pipefail
