@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from assistant.cli import cli
+from assistant.cli.serve import load_settings
 
 
 @cli.command("mcp")
@@ -29,7 +29,7 @@ def mcp_command(model: str | None, data_dir: Path | None) -> None:
     over HTTP at /mcp. Register it with an agent as the command `ask mcp`, e.g.
     `claude mcp add plumb -- ask mcp`.
     """
-    settings = _settings(model=model, data_dir=data_dir)
+    settings = load_settings(check=False, model=model, data_dir=data_dir)
     try:
         from assistant.server.mcp_server import run_stdio
     except ImportError as exc:
@@ -39,20 +39,3 @@ def mcp_command(model: str | None, data_dir: Path | None) -> None:
     run_stdio(settings)
 
 
-def _settings(**flags: Any) -> Any:
-    """ServerSettings from the flags given, PLUMB_* variables and the config file."""
-    from pydantic import ValidationError
-
-    from assistant.server.settings import ServerSettings, SettingsError
-
-    given = {key: value for key, value in flags.items() if value is not None}
-    try:
-        return ServerSettings(**given)
-    except SettingsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except ValidationError as exc:
-        for problem in exc.errors():
-            where = ".".join(str(p) for p in problem["loc"]) or "settings"
-            click.echo(f"error: {where}: {problem['msg']}", err=True)
-        sys.exit(2)

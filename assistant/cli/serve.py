@@ -11,9 +11,10 @@ import click
 from assistant.cli import cli
 
 
-def load_settings(**flags: Any) -> Any:
+def load_settings(*, check: bool = True, **flags: Any) -> Any:
     """ServerSettings from flags (those given), PLUMB_* variables and the config file;
-    a clean error instead of a traceback when they do not fit together."""
+    a clean error instead of a traceback when they do not fit together. `check` refuses
+    what must not listen (stdio needs no such check)."""
     from pydantic import ValidationError
 
     from assistant.server.settings import ServerSettings, SettingsError
@@ -21,7 +22,8 @@ def load_settings(**flags: Any) -> Any:
     given = {key: value for key, value in flags.items() if value is not None}
     try:
         settings = ServerSettings(**given)
-        settings.check()
+        if check:
+            settings.check()
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -73,7 +73,7 @@ class LiveServer:
     settings: ServerSettings
 
 
-class _Uvicorn:
+class Uvicorn:
     """uvicorn in a thread on a loopback port; a context manager that waits for it."""
 
     def __init__(self, app: FastAPI, port: int) -> None:
@@ -84,7 +84,7 @@ class _Uvicorn:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> _Uvicorn:
+    def __enter__(self) -> Uvicorn:
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -103,5 +103,5 @@ def live_server(tmp_path: Path, fake_model: PassThroughModel) -> Iterator[LiveSe
     settings = make_settings(tmp_path, run_controller=True)
     app = create_app(settings, model=fake_model)
     port = free_port()
-    with _Uvicorn(app, port):
+    with Uvicorn(app, port):
         yield LiveServer(f"http://127.0.0.1:{port}", app, settings)

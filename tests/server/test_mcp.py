@@ -28,7 +28,7 @@ from tests.server.conftest import (
     MODEL_REQUEST,
     REQUEST,
     LiveServer,
-    _Uvicorn,
+    Uvicorn,
     free_port,
     make_settings,
 )
@@ -168,7 +168,7 @@ def test_token_mode_needs_a_user_token(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path, auth="token"), model=PassThroughModel())
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    with _Uvicorn(app, port):
+    with Uvicorn(app, port):
         with httpx.Client(timeout=30) as http:
             refused = http.post(url, json=_initialize(), headers=MCP_HEADERS)
             assert refused.status_code == 401
@@ -219,7 +219,7 @@ def test_full_queue_is_a_tool_error(tmp_path: Path) -> None:
                      model=PassThroughModel(delay=0.2))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with _Uvicorn(app, port), httpx.Client(base_url=base, timeout=30) as http:
+    with Uvicorn(app, port), httpx.Client(base_url=base, timeout=30) as http:
         done: list[int] = []
         slow = threading.Thread(target=lambda: done.append(http.post(
             "/api/v1/generate", json={"request": MODEL_REQUEST}).status_code))

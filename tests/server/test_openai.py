@@ -23,7 +23,7 @@ from tests.server.conftest import (
     MODEL_REQUEST,
     REQUEST,
     LiveServer,
-    _Uvicorn,
+    Uvicorn,
     free_port,
     make_settings,
 )
@@ -185,7 +185,7 @@ def test_token_mode_needs_a_user_token(tmp_path: Path) -> None:
 
     app = create_app(make_settings(tmp_path, auth="token"), model=PassThroughModel())
     port = free_port()
-    with _Uvicorn(app, port):
+    with Uvicorn(app, port):
         base = f"http://127.0.0.1:{port}/v1"
         body = {"model": "plumb", "messages": [{"role": "user", "content": REQUEST}]}
         with httpx.Client(base_url=base, timeout=30) as http:
@@ -205,10 +205,10 @@ def test_token_mode_needs_a_user_token(tmp_path: Path) -> None:
         assert not validate_flow(flow_in(chat(sdk, body["messages"]))).errors  # type: ignore[arg-type]
 
 
-def _live(tmp_path: Path, model: PassThroughModel, **settings: Any) -> tuple[_Uvicorn, str]:
+def _live(tmp_path: Path, model: PassThroughModel, **settings: Any) -> tuple[Uvicorn, str]:
     app = create_app(make_settings(tmp_path, **settings), model=model)
     port = free_port()
-    return _Uvicorn(app, port), f"http://127.0.0.1:{port}"
+    return Uvicorn(app, port), f"http://127.0.0.1:{port}"
 
 
 def _wait_running(http: httpx.Client) -> None:

@@ -14,7 +14,7 @@ import pytest
 from assistant.server.app import create_app
 from assistant.server.fake_model import PassThroughModel
 from assistant.server.queue import Cancelled, ModelQueue, QueueFull
-from tests.server.conftest import MODEL_REQUEST, REQUEST, _Uvicorn, free_port, make_settings
+from tests.server.conftest import MODEL_REQUEST, REQUEST, Uvicorn, free_port, make_settings
 from tests.server.test_api import events_of
 
 API = "/api/v1"
@@ -73,10 +73,10 @@ def test_limit_refuses_at_once_and_waiting_job_can_leave() -> None:
     asyncio.run(scenario())
 
 
-def _live(tmp_path: Path, model: PassThroughModel, **settings: object) -> tuple[_Uvicorn, str]:
+def _live(tmp_path: Path, model: PassThroughModel, **settings: object) -> tuple[Uvicorn, str]:
     app = create_app(make_settings(tmp_path, **settings), model=model)
     port = free_port()
-    return _Uvicorn(app, port), f"http://127.0.0.1:{port}"
+    return Uvicorn(app, port), f"http://127.0.0.1:{port}"
 
 
 def test_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from tests.server.conftest import (
     MODEL_REQUEST,
     REQUEST,
     LiveServer,
-    _Uvicorn,
+    Uvicorn,
     free_port,
     make_settings,
 )
@@ -520,7 +520,7 @@ def token_server(tmp_path: Path, fake_model: PassThroughModel) -> Iterator[LiveS
         accounts.create_user(session, SYSTEM, "olga", "olga-secret-pass", Role.owner)
         session.commit()
     port = free_port()
-    with _Uvicorn(app, port):
+    with Uvicorn(app, port):
         yield LiveServer(f"http://127.0.0.1:{port}", app, settings)
 
 
