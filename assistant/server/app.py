@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,15 @@ def create_app(settings: ServerSettings | None = None, *, model: Model | None = 
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        # The fleet's envelope, keeping the exception's headers: a 405 must say `Allow`.
+        # The fleet's envelope, keeping the exception's headers: a 405 must say `Allow`,
+        # and list every method of the path (Starlette names only the first route's).
         response: Response = await fleet_http_error(request, exc)  # type: ignore[misc]
         for name, value in (exc.headers or {}).items():
             response.headers.setdefault(name, value)
+        if exc.status_code == 405:
+            allowed = _allowed_methods(app, request.scope)
+            if allowed:
+                response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.exception_handler(QueueFull)
@@ -133,16 +139,34 @@ ANY_CALLER = {"401": "No valid token (token mode).",
               "403": "The token's role may not do this."}
 
 
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method the OpenAPI document gives the request's path (empty when the path
+    is not documented: then Starlette's own `Allow` stands)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        app.state, "allowed_methods", None)
+    if table is None:
+        table = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(pattern + "$"),
+                          {method.upper() for method in operations if method != "parameters"}))
+        app.state.allowed_methods = table
+    path = str(scope.get("path", ""))
+    return sorted(set().union(*(methods for pattern, methods in table
+                                if pattern.match(path))))
+
+
 def _document_errors(app: FastAPI) -> None:
     """Put the one error shape into the OpenAPI document: every 4xx of /api/v1 is
     `Error` (FastAPI would document its own `HTTPValidationError` for 422, which the
     handlers never send), and the errors the middleware, the JSON parser and the auth
     give every operation are listed with the operation."""
     plain_openapi = app.openapi
+    done: list[dict[str, Any]] = []
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
+        if done:
+            return done[0]
         document = plain_openapi()
         document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         for path, operations in document.get("paths", {}).items():
@@ -168,6 +192,7 @@ def _document_errors(app: FastAPI) -> None:
             if f'/{unused}"' not in json.dumps(document):
                 schemas.pop(unused, None)
         app.openapi_schema = document
+        done.append(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

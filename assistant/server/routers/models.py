@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter
@@ -48,10 +49,16 @@ def _serving(service: Any) -> str:
     return name
 
 
+@functools.cache
+def _version() -> str:
+    # Read once: the package metadata lookup touches the disk (~1 ms a call).
+    from importlib.metadata import version
+
+    return version("plumb")
+
+
 @router.get("/status", response_model=StatusPublic)
 def server_status(service: ServiceDep, settings: ServerSettingsDep) -> JSONResponse:
     """Liveness and load: the model's state and the queue. Needs no token."""
-    from importlib.metadata import version
-
-    return JSONResponse({"status": "ok", "version": version("plumb"), "auth": settings.auth,
+    return JSONResponse({"status": "ok", "version": _version(), "auth": settings.auth,
                          **service.status()})

@@ -44,7 +44,8 @@ def create_session(body: SessionCreate, store: StoreDep, caller: AssistantUser
 def list_sessions(
     store: StoreDep, caller: AssistantUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded by what SQLite can take (a larger one was a 500: OverflowError).
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> JSONResponse:
     """Your conversations, the most recent first."""
     return JSONResponse([s.summary() for s in store.recent(caller.name, limit, offset)])
