@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 
@@ -43,6 +44,15 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return envelope(exc.status_code, _CODES.get(exc.status_code, "error"), str(exc.detail))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
+        # A number past what the database stores (SQLite's driver raises OverflowError,
+        # PostgreSQL a DataError), in a body or a query the routers do not bound one by
+        # one. Nothing was written: the request's transaction is rolled back.
+        return envelope(422, "invalid_request",
+                        "a number in the request is out of range for the database")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -80,3 +80,20 @@ def test_a_viewer_changes_nothing(client: TestClient,
     assert response.status_code == 403, response.text
     body: dict[str, Any] = response.json()
     assert body["error"] == "forbidden" and body["role_needed"] != "viewer"
+
+
+def test_numbers_too_large_for_the_database_are_a_422(client: TestClient,
+                                                      user_headers: Any) -> None:
+    headers = user_headers(Role.admin)
+    # Past 64-bit integers: refused on both databases.
+    for path in ("/api/v1/rollouts?group_id=36893488147419103232",
+                 "/api/v1/rollouts/36893488147419103232"):
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["error"] == "invalid_request"
+    # Past PostgreSQL's 32-bit integer columns (a plain miss on SQLite): never a 500.
+    for path in ("/api/v1/rollouts?stage_id=4294967296", "/api/v1/groups/4294967296"):
+        answer = client.get(path, headers=headers)
+        assert answer.status_code in (200, 404, 422), (path, answer.text)
+        if answer.status_code >= 400:
+            assert answer.json()["error"] in ("invalid_request", "not_found")

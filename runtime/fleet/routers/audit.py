@@ -86,9 +86,10 @@ class FilterParams(BaseModel):
 @router.get("", response_model=AuditPage)
 def list_events(_caller: Reader, session: SessionDep,
                 params: Annotated[FilterParams, Query()],
-                after: Annotated[int, Query(ge=0)] = 0,
+                after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                 before: Annotated[int | None, Query(
-                    ge=1, description="Newest first: events before this sequence number "
+                    ge=1, le=2**63 - 1,
+                    description="Newest first: events before this sequence number "
                     "(a large number starts at the newest).")] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
     """Events in the order they were written, filtered (`action` may be a prefix ending in

@@ -18,6 +18,7 @@ from runtime.fleet import devices as service
 from runtime.fleet.auth import Caller, Permission, SessionDep, SettingsDep, require
 from runtime.fleet.db import utcnow
 from runtime.fleet.models import Device, DeviceGroup, DeviceStatus, ProvisioningToken
+from runtime.fleet.routers import RowId
 
 router = APIRouter()
 
@@ -180,13 +181,13 @@ def list_groups(caller: Reader, session: SessionDep) -> GroupsPublic:
 
 
 @router.get("/groups/{group_id}", tags=["groups"])
-def get_group(group_id: int, caller: Reader, session: SessionDep) -> GroupPublic:
+def get_group(group_id: RowId, caller: Reader, session: SessionDep) -> GroupPublic:
     return _group_public(service.get_group(session, group_id),
                          service.active_device_counts(session))
 
 
 @router.patch("/groups/{group_id}", tags=["groups"])
-def update_group(group_id: int, body: GroupUpdate, caller: DeviceManager,
+def update_group(group_id: RowId, body: GroupUpdate, caller: DeviceManager,
                  session: SessionDep) -> GroupPublic:
     group = service.update_group(session, caller.actor, service.get_group(session, group_id),
                                  name=body.name, description=body.description)
@@ -196,7 +197,7 @@ def update_group(group_id: int, body: GroupUpdate, caller: DeviceManager,
 
 @router.delete("/groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["groups"])
-def delete_group(group_id: int, caller: DeviceManager, session: SessionDep) -> None:
+def delete_group(group_id: RowId, caller: DeviceManager, session: SessionDep) -> None:
     """Refused (409, with the reasons) while anything still needs the group."""
     service.delete_group(session, caller.actor, service.get_group(session, group_id))
     session.commit()
@@ -283,7 +284,7 @@ def list_provisioning_tokens(caller: DeviceManager, session: SessionDep
 
 @router.delete("/provisioning-tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["provisioning"])
-def revoke_provisioning_token(token_id: int, caller: DeviceManager, session: SessionDep
+def revoke_provisioning_token(token_id: RowId, caller: DeviceManager, session: SessionDep
                               ) -> None:
     """No device can register with it from now on; devices it registered are kept."""
     service.revoke_provisioning_token(session, caller.actor,

@@ -14,6 +14,7 @@ from runtime.fleet import pipelines as service
 from runtime.fleet import rollouts
 from runtime.fleet.auth import Caller, Permission, SessionDep, require
 from runtime.fleet.models import Pipeline, Stage
+from runtime.fleet.routers import RowId
 from runtime.fleet.routers.rollouts import RolloutPublic, public_of
 from runtime.fleet.waves import RolloutParams
 
@@ -114,12 +115,12 @@ def list_pipelines(caller: Reader, session: SessionDep) -> PipelinesPublic:
 
 
 @router.get("/{pipeline_id}")
-def get_pipeline(pipeline_id: int, caller: Reader, session: SessionDep) -> PipelinePublic:
+def get_pipeline(pipeline_id: RowId, caller: Reader, session: SessionDep) -> PipelinePublic:
     return _one(session, service.get_pipeline(session, pipeline_id))
 
 
 @router.post("/{pipeline_id}/stages", status_code=201)
-def add_stage(pipeline_id: int, body: StageCreate, caller: Manager, session: SessionDep
+def add_stage(pipeline_id: RowId, body: StageCreate, caller: Manager, session: SessionDep
               ) -> StagePublic:
     pipeline = service.get_pipeline(session, pipeline_id)
     stage = service.add_stage(session, caller.actor, pipeline, name=body.name,
@@ -130,7 +131,7 @@ def add_stage(pipeline_id: int, body: StageCreate, caller: Manager, session: Ses
 
 
 @router.patch("/{pipeline_id}/stages/{stage_id}")
-def update_stage(pipeline_id: int, stage_id: int, body: StageUpdate, caller: Manager,
+def update_stage(pipeline_id: RowId, stage_id: RowId, body: StageUpdate, caller: Manager,
                  session: SessionDep) -> StagePublic:
     pipeline = service.get_pipeline(session, pipeline_id)
     stage = service.find_stage(session, pipeline, stage_id)
@@ -142,7 +143,7 @@ def update_stage(pipeline_id: int, stage_id: int, body: StageUpdate, caller: Man
 
 
 @router.post("/{pipeline_id}/promote", status_code=201)
-def promote(pipeline_id: int, body: Promotion, caller: Starter, session: SessionDep,
+def promote(pipeline_id: RowId, body: Promotion, caller: Starter, session: SessionDep,
             now: NowDep) -> RolloutPublic:
     """Roll `from_stage`'s snapshot out to the later `to_stage` with its defaults; the
     rollout waits for approval when `to_stage` is protected."""

@@ -29,6 +29,7 @@ from runtime.fleet.models import (
     User,
 )
 from runtime.fleet.rollouts import RolloutStatus
+from runtime.fleet.routers import RowId
 from runtime.fleet.settings import FleetSettings
 from runtime.fleet.waves import RolloutParams
 
@@ -238,7 +239,7 @@ def list_rollouts(caller: Reader, session: SessionDep,
 
 
 @router.get("/{rollout_id}")
-def get_rollout(rollout_id: int, caller: Reader, session: SessionDep,
+def get_rollout(rollout_id: RowId, caller: Reader, session: SessionDep,
                 state: DeploymentState | None = None,
                 offset: Annotated[int, Query(ge=0)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> RolloutDetail:
@@ -248,7 +249,7 @@ def get_rollout(rollout_id: int, caller: Reader, session: SessionDep,
 
 
 @router.post("/{rollout_id}/pause")
-def pause_rollout(rollout_id: int, caller: Controller, session: SessionDep,
+def pause_rollout(rollout_id: RowId, caller: Controller, session: SessionDep,
                   now: NowDep) -> RolloutPublic:
     """No new wave opens; devices already deploying go on through their health gate."""
     rollout = service.get_rollout(session, rollout_id)
@@ -259,7 +260,7 @@ def pause_rollout(rollout_id: int, caller: Controller, session: SessionDep,
 
 
 @router.post("/{rollout_id}/resume")
-def resume_rollout(rollout_id: int, caller: Controller, session: SessionDep,
+def resume_rollout(rollout_id: RowId, caller: Controller, session: SessionDep,
                    now: NowDep) -> RolloutPublic:
     rollout = service.get_rollout(session, rollout_id)
     with _one_writer():
@@ -269,7 +270,7 @@ def resume_rollout(rollout_id: int, caller: Controller, session: SessionDep,
 
 
 @router.post("/{rollout_id}/abort")
-def abort_rollout(rollout_id: int, caller: Controller, session: SessionDep,
+def abort_rollout(rollout_id: RowId, caller: Controller, session: SessionDep,
                   settings: SettingsDep, tasks: BackgroundTasks, now: NowDep,
                   body: AbortRequest | None = None) -> RolloutPublic:
     """Stop: devices not yet started are aborted, updated ones sent back to the snapshot
@@ -284,7 +285,7 @@ def abort_rollout(rollout_id: int, caller: Controller, session: SessionDep,
 
 
 @router.post("/{rollout_id}/approve")
-def approve_rollout(rollout_id: int, caller: Approver, session: SessionDep, now: NowDep,
+def approve_rollout(rollout_id: RowId, caller: Approver, session: SessionDep, now: NowDep,
                     body: Decision | None = None) -> RolloutPublic:
     """Let a rollout to a protected stage start (not one's own: 403)."""
     rollout = service.get_rollout(session, rollout_id)
@@ -296,7 +297,7 @@ def approve_rollout(rollout_id: int, caller: Approver, session: SessionDep, now:
 
 
 @router.post("/{rollout_id}/reject")
-def reject_rollout(rollout_id: int, caller: Approver, session: SessionDep, now: NowDep,
+def reject_rollout(rollout_id: RowId, caller: Approver, session: SessionDep, now: NowDep,
                    body: Decision | None = None) -> RolloutPublic:
     """Turn a rollout to a protected stage down (not one's own: 403); none of its devices
     ever starts."""

@@ -25,6 +25,7 @@ from runtime.fleet.auth import (
 )
 from runtime.fleet.errors import FleetError
 from runtime.fleet.models import Role
+from runtime.fleet.routers import RowId
 
 router = APIRouter()
 
@@ -187,12 +188,12 @@ def list_users(caller: UserAdmin, session: SessionDep) -> UsersPublic:
 
 
 @router.get("/users/{user_id}", tags=["users"])
-def get_user(user_id: int, caller: UserAdmin, session: SessionDep) -> UserPublic:
+def get_user(user_id: RowId, caller: UserAdmin, session: SessionDep) -> UserPublic:
     return UserPublic.model_validate(accounts.get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", tags=["users"])
-def update_user(user_id: int, body: UserUpdate, caller: UserAdmin, session: SessionDep,
+def update_user(user_id: RowId, body: UserUpdate, caller: UserAdmin, session: SessionDep,
                 settings: SettingsDep) -> UserPublic:
     """Change a user's role, disable or enable them, or reset their password."""
     user = accounts.update_user(session, caller.actor, accounts.get_user(session, user_id),
@@ -228,7 +229,7 @@ def list_tokens(caller: TokenOwner, session: SessionDep,
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["tokens"])
-def revoke_token(token_id: int, caller: TokenOwner, session: SessionDep) -> None:
+def revoke_token(token_id: RowId, caller: TokenOwner, session: SessionDep) -> None:
     """Revoke one of your tokens; it is refused from its next request on."""
     accounts.revoke_token(session, caller.actor, caller.user, token_id)
     session.commit()
