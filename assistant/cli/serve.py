@@ -66,7 +66,8 @@ def serve_command(host: str | None, port: int | None, auth: str | None, model: s
 
     Settings come from these flags, then PLUMB_* environment variables (PLUMB_PORT,
     PLUMB_MODEL, PLUMB_FLEET_DATABASE_URL, ...), then the config file, then defaults.
-    Stop with Ctrl-C: requests in progress finish, queued ones are cancelled.
+    Stop with Ctrl-C: requests in progress get 10 s to finish, then running and queued
+    model jobs are cancelled.
     """
     import os
 
