@@ -62,6 +62,12 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     fi
 fi
 
+# The real Node-RED the tests compare against, installed before pytest collects: the
+# conformance test builds one case per example flow Node-RED ships (cached after the first
+# run, about a minute).
+echo "==> Node-RED 4 oracle (npm, cached in ~/.cache/plumb)"
+.venv/bin/python -c "from evals.nodered import ensure_installed; print(ensure_installed())"
+
 echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> mypy"
