@@ -27,6 +27,7 @@ from runtime.fleet.auth import (
 )
 from runtime.fleet.errors import FleetError
 from runtime.fleet.models import ApiToken, Role, User
+from runtime.fleet.tokens import USER_TOKEN
 
 LOCAL_USER = "local"
 LOCAL_TOKEN_NAME = "local single-user mode"
@@ -101,7 +102,20 @@ def assistant_caller(request: Request) -> AssistantCaller:
     return found
 
 
+def client_caller(request: Request) -> AssistantCaller:
+    """`assistant_caller` for clients that always send some API key (OpenAI chat clients,
+    MCP hosts): in local mode a key that is not a Plumb user token is ignored instead of
+    refused; a Plumb token is still checked."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    plumb_token = scheme.lower() == "bearer" and value.strip().startswith(USER_TOKEN)
+    if request.app.state.server_settings.auth == "local" and not plumb_token:
+        headers = [(k, v) for k, v in request.scope.get("headers", [])
+                   if k != b"authorization"]
+        request = Request({**request.scope, "headers": headers})
+    return assistant_caller(request)
+
+
 # The assistant's routes ask for reading rights: any signed-in user may generate, explain
 # and validate. Deploying goes through the fleet routes with their own permissions.
 AssistantUser = Annotated[AssistantCaller, Depends(assistant_caller)]
-__all__ = ["AssistantUser", "ensure_local_user", "local_or_token_user"]
+__all__ = ["AssistantUser", "client_caller", "ensure_local_user", "local_or_token_user"]

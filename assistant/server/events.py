@@ -66,26 +66,38 @@ class EventChannel:
         return await asyncio.wait_for(self._queue.get(), timeout)
 
 
-def sse_response(request: Request, channel: EventChannel,
-                 on_disconnect: Callable[[], None]) -> StreamingResponse:
-    """Stream `channel` as SSE. A comment line every 15 s keeps proxies from closing an
-    idle stream; a client that went away cancels the job through `on_disconnect`."""
+Render = Callable[[Event], tuple[list[bytes], bool]]
+
+
+def plain_event(event: Event) -> tuple[list[bytes], bool]:
+    """Plumb's own stream: each event as it is; `done` ends it."""
+    return [event.encode()], event.name == DONE
+
+
+def sse_response(request: Request, channel: EventChannel, on_disconnect: Callable[[], None],
+                 render: Render = plain_event, opening: bytes = b"") -> StreamingResponse:
+    """Stream `channel` as SSE, each event through `render` (its bytes, and whether the
+    stream ends there). A comment line every KEEPALIVE_SECONDS keeps proxies from closing
+    an idle stream; a client that went away cancels the job through `on_disconnect`."""
 
     async def body() -> AsyncIterator[bytes]:
         try:
+            if opening:
+                yield opening
             while True:
                 try:
                     event = await channel.get(timeout=KEEPALIVE_SECONDS)
                 except TimeoutError:
                     if await request.is_disconnected():
-                        on_disconnect()
                         return
                     yield b": still working\n\n"
                     continue
                 if event is None:
                     return
-                yield event.encode()
-                if event.name == DONE:
+                chunks, last = render(event)
+                for chunk in chunks:
+                    yield chunk
+                if last:
                     return
         finally:
             # Reached on a normal end too; cancelling a finished job is harmless.

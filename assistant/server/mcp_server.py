@@ -44,13 +44,12 @@ from starlette.types import Receive, Scope, Send
 from assistant.generate.pipeline import MAX_REQUEST_CHARS
 from assistant.models.base import ModelError
 from assistant.server import work
-from assistant.server.auth import assistant_caller
+from assistant.server.auth import client_caller
 from assistant.server.events import STEP
 from assistant.server.queue import QueueFull, Ticket
 from assistant.server.service import AssistantService
 from assistant.server.settings import ServerSettings
 from runtime.fleet.errors import FleetError, envelope
-from runtime.fleet.tokens import USER_TOKEN
 
 log = logging.getLogger("plumb.server")
 
@@ -279,23 +278,13 @@ class _Endpoint:
 
 def check_caller(request: Request) -> Response | None:
     """None when the caller may use the tools, else the refusal (401 or 403, in the REST
-    API's error shape). The rule is the REST API's (auth.assistant_caller); in local mode
-    a key that is not a Plumb user token is ignored. Runs in a worker thread: it may read
-    the database."""
-    secret = _bearer_value(request)
-    plumb_token = secret is not None and secret.startswith(USER_TOKEN)
-    if request.app.state.server_settings.auth == "local" and not plumb_token:
-        return None
+    API's error shape). The rule is the chat clients' (auth.client_caller). Runs in a
+    worker thread: it may read the database."""
     try:
-        assistant_caller(request)
+        client_caller(request)
     except FleetError as exc:
         return envelope(exc.status, exc.code, exc.message, **exc.details)
     return None
-
-
-def _bearer_value(request: Request) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 def transport_security(settings: ServerSettings) -> TransportSecuritySettings:

@@ -66,10 +66,14 @@ class ModelQueue:
     def busy(self) -> bool:
         return self._running is not None
 
-    def enter(self) -> Ticket:
-        """Take a place in line, or raise QueueFull."""
+    def check_room(self) -> None:
+        """Raise QueueFull when no job could enter now."""
         if len(self._line) + (1 if self._running else 0) >= self.limit:
             raise QueueFull(self.limit)
+
+    def enter(self) -> Ticket:
+        """Take a place in line, or raise QueueFull."""
+        self.check_room()
         ticket = Ticket(position=len(self._line) + 1)
         self._line.append(ticket)
         return ticket

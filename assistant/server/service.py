@@ -19,6 +19,7 @@ from assistant.server.queue import Cancelled, ModelQueue, QueueFull, Ticket
 from assistant.server.settings import ServerSettings
 
 log = logging.getLogger("plumb.server")
+MODEL_UNAVAILABLE = "model_unavailable"  # the error code of a job the model could not run
 
 Job = Callable[[Ticket, Callable[[str, dict[str, Any]], None]], dict[str, Any]]
 
@@ -95,10 +96,11 @@ class AssistantService:
         """Run a job and return its result (no streaming). Raises QueueFull."""
         return await self.queue.submit(lambda ticket: job(ticket, lambda _n, _d: None))
 
-    def stream(self, request: Request, job: Job,
-               on_result: Callable[[dict[str, Any]], None] | None = None
-               ) -> StreamingResponse:
-        """Run a job and stream its events. Raises QueueFull before anything is sent."""
+    def start(self, job: Job) -> tuple[EventChannel, Callable[[], None]]:
+        """Queue a job and run it in the background; its events arrive on the channel
+        (queued*, started, step*, token*, result or error, done). Returns the channel and
+        the function that cancels the job (its client went away). Raises QueueFull before
+        anything starts."""
         ticket = self.queue.enter()
         channel = EventChannel()
 
@@ -108,13 +110,14 @@ class AssistantService:
                     ticket, lambda position: channel.put_now(QUEUED, {"position": position}))
                 channel.put_now(STARTED, {"model": self.model_name})
                 result = await self.queue.run(ticket, lambda: job(ticket, channel.put))
-                if on_result is not None:
-                    on_result(result)
                 channel.put_now(RESULT, result)
             except Cancelled:
                 log.info("job cancelled: the client went away")
             except asyncio.CancelledError:
                 raise
+            except ModelError as exc:
+                channel.put_now(ERROR, {"error": MODEL_UNAVAILABLE,
+                                        "message": f"the model is unavailable: {exc}"})
             except Exception as exc:  # reported to the client, never a dead stream
                 log.exception("job failed")
                 channel.put_now(ERROR, {"error": "internal_error",
@@ -128,11 +131,26 @@ class AssistantService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-        def disconnect() -> None:
+        def cancel() -> None:
             ticket.cancel.set()
             ticket.moved.set()
 
-        return sse_response(request, channel, disconnect)
+        return channel, cancel
+
+    def stream(self, request: Request, job: Job) -> StreamingResponse:
+        """Run a job and stream its events as Plumb's SSE. Raises QueueFull before
+        anything is sent."""
+        channel, cancel = self.start(job)
+        return sse_response(request, channel, cancel)
+
+    def serving_name(self) -> str:
+        """The model this server answers with, by its registry name."""
+        name = str(self.model_name)
+        if name == "default":
+            from assistant.models.registry import default_model_name
+
+            return default_model_name()
+        return name
 
     def status(self) -> dict[str, Any]:
         return {

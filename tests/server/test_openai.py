@@ -15,6 +15,7 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
+from assistant.server import events
 from assistant.server.app import create_app
 from assistant.server.fake_model import PassThroughModel
 from assistant.server.routers import openai as openai_routes
@@ -256,7 +257,7 @@ def test_client_that_leaves_a_stream_stops_its_job(tmp_path: Path) -> None:
 
 def test_a_quiet_stream_stays_open_with_keepalives(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(openai_routes, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(events, "KEEPALIVE_SECONDS", 0.05)
     server, url = _live(tmp_path, PassThroughModel(delay=0.1))
     body = {"model": "plumb", "stream": True,
             "messages": [{"role": "user", "content": MODEL_REQUEST}]}

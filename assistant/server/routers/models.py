@@ -36,17 +36,9 @@ def model_rows(serving: str) -> list[dict[str, Any]]:
 @router.get("/models", response_model=ModelsPublic)
 def models(service: ServiceDep, _caller: AssistantUser) -> JSONResponse:
     """The models Plumb knows, which are installed, and the one this server uses."""
-    return JSONResponse({"data": model_rows(_serving(service)), "serving": _serving(service),
+    serving = service.serving_name()
+    return JSONResponse({"data": model_rows(serving), "serving": serving,
                          "state": service.model_state, "error": service.model_error})
-
-
-def _serving(service: Any) -> str:
-    name = str(service.model_name)
-    if name == "default":
-        from assistant.models.registry import default_model_name
-
-        return default_model_name()
-    return name
 
 
 @functools.cache

@@ -29,7 +29,6 @@ Chat Completions API (Open WebUI, LibreChat, editors, the `openai` Python packag
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -50,19 +49,26 @@ from starlette.exceptions import HTTPException
 
 from assistant.models.base import ModelError
 from assistant.server import work
-from assistant.server.auth import AssistantCaller, assistant_caller
+from assistant.server.auth import AssistantCaller, client_caller
 from assistant.server.deps import ServiceDep
-from assistant.server.events import DONE, ERROR, QUEUED, RESULT, STARTED, STEP, EventChannel
-from assistant.server.queue import Cancelled, QueueFull
-from assistant.server.service import AssistantService
+from assistant.server.events import (
+    DONE,
+    ERROR,
+    QUEUED,
+    RESULT,
+    STARTED,
+    STEP,
+    Event,
+    sse_response,
+)
+from assistant.server.queue import QueueFull
+from assistant.server.service import MODEL_UNAVAILABLE, AssistantService
 from runtime.fleet.errors import FleetError
-from runtime.fleet.tokens import USER_TOKEN
 
 log = logging.getLogger("plumb.server")
 
 ALIAS = "plumb"
 MAX_FLOW_NODES = 20000
-KEEPALIVE_SECONDS = 15.0  # an SSE comment after this long without an event
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # A fenced block whose fences start lines: a ``` inside a JSON string (a node's markdown
 # `info`, say) never starts a line, since JSON escapes the newlines in strings.
@@ -183,28 +189,7 @@ router = APIRouter(tags=["openai"], route_class=OpenAIRoute, responses=_ERRORS)
 # --- who is calling -----------------------------------------------------------------------
 
 
-def _bearer_value(request: Request) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def _without_authorization(request: Request) -> Request:
-    headers = [(k, v) for k, v in request.scope.get("headers", []) if k != b"authorization"]
-    return Request({**request.scope, "headers": headers})
-
-
-def openai_caller(request: Request) -> AssistantCaller:
-    """The assistant's rule (auth.assistant_caller), with one allowance for chat clients,
-    which always send some API key: in local mode a key that is not a Plumb user token is
-    ignored instead of refused."""
-    secret = _bearer_value(request)
-    plumb_token = secret is not None and secret.startswith(USER_TOKEN)
-    if request.app.state.server_settings.auth == "local" and not plumb_token:
-        request = _without_authorization(request)
-    return assistant_caller(request)
-
-
-OpenAIUser = Annotated[AssistantCaller, Depends(openai_caller)]
+OpenAIUser = Annotated[AssistantCaller, Depends(client_caller)]
 
 # --- bodies -------------------------------------------------------------------------------
 
@@ -289,19 +274,9 @@ class ChatCompletion(BaseModel):
 # --- models -------------------------------------------------------------------------------
 
 
-def serving_name(service: AssistantService) -> str:
-    """The model this server answers with, by its registry name (as GET /api/v1/models)."""
-    name = str(service.model_name)
-    if name == "default":
-        from assistant.models.registry import default_model_name
-
-        return default_model_name()
-    return name
-
-
 def _cards(service: AssistantService) -> list[dict[str, Any]]:
     created = int(service.started_at)
-    names = [serving_name(service)]
+    names = [service.serving_name()]
     if ALIAS not in names:
         names.append(ALIAS)
     return [{"id": n, "object": "model", "created": created, "owned_by": "plumb"}
@@ -494,7 +469,7 @@ async def chat_completions(body: ChatCompletionCreate, request: Request, service
     turn = read_turn(body)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    model = serving_name(service)
+    model = service.serving_name()
 
     if turn.explain_only:
         assert turn.base is not None
@@ -558,9 +533,6 @@ def _sse(data: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
 def _stream_now(completion_id: str, created: int, model: str, content: str,
                 usage: dict[str, int], include_usage: bool) -> StreamingResponse:
     chunks = _Chunks(completion_id, created, model, include_usage)
@@ -570,90 +542,39 @@ def _stream_now(completion_id: str, created: int, model: str, content: str,
         for piece in chunks.answer(content, usage):
             yield piece
 
-    return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _stream_job(request: Request, service: AssistantService,
                 job: Callable[[Any, Callable[[str, dict[str, Any]], None]], dict[str, Any]],
                 turn: Turn, completion_id: str, created: int, model: str,
                 include_usage: bool) -> StreamingResponse:
-    """Run `job` in the queue and stream it as chat.completion.chunk events. Raises
-    QueueFull before anything is sent (the route answers 429)."""
-    ticket = service.queue.enter()
-    channel = EventChannel()
+    """Run `job` in the queue (service.start) and stream it as chat.completion.chunk
+    events. Raises QueueFull before anything is sent (the route answers 429)."""
+    channel, cancel = service.start(job)
     chunks = _Chunks(completion_id, created, model, include_usage)
 
-    async def drive() -> None:
-        try:
-            await service.queue.turn(
-                ticket, lambda position: channel.put_now(QUEUED, {"position": position}))
-            channel.put_now(STARTED, {})
-            result = await service.queue.run(ticket, lambda: job(ticket, channel.put))
-            channel.put_now(RESULT, result)
-        except Cancelled:
-            log.info("chat completion cancelled: the client went away")
-        except asyncio.CancelledError:
-            raise
-        except ModelError as exc:
-            channel.put_now(ERROR, error_body(503, f"the model is unavailable: {exc}",
-                                              "model_unavailable"))
-        except Exception as exc:  # reported to the client, never a dead stream
-            log.exception("chat completion failed")
-            channel.put_now(ERROR, error_body(500, f"{type(exc).__name__}: {exc}",
-                                              "internal_error"))
-        finally:
-            service.queue.leave(ticket)
-            channel.put_now(DONE, {})
-            channel.close()
+    def render(event: Event) -> tuple[list[bytes], bool]:
+        if event.name == QUEUED:
+            position = event.data.get("position", 0)
+            return [chunks.chunk({"reasoning_content":
+                                  f"waiting for the model ({position} in line)\n"})], False
+        if event.name == STARTED:
+            return [chunks.chunk({"reasoning_content": "started\n"})], False
+        if event.name == STEP:
+            return [chunks.chunk({"reasoning_content": f"{event.data.get('name')}\n"})], False
+        if event.name == RESULT:
+            return chunks.answer(render_outcome(event.data), usage_of(turn, event.data)), True
+        if event.name == ERROR:
+            status = 503 if event.data.get("error") == MODEL_UNAVAILABLE else 500
+            body = error_body(status, str(event.data.get("message", "")),
+                              str(event.data.get("error", "internal_error")))
+            return [_sse(body), b"data: [DONE]\n\n"], True
+        return [], event.name == DONE  # tokens are the model's internal code: not shown
 
-    task = asyncio.get_running_loop().create_task(drive())
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
-
-    def disconnect() -> None:
-        ticket.cancel.set()
-        ticket.moved.set()
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            yield chunks.chunk({"role": "assistant", "content": ""})
-            while True:
-                try:
-                    event = await channel.get(timeout=KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield b": still working\n\n"
-                    continue
-                if event is None:
-                    return
-                if event.name == QUEUED:
-                    position = event.data.get("position", 0)
-                    yield chunks.chunk({"reasoning_content":
-                                        f"waiting for the model ({position} in line)\n"})
-                elif event.name == STARTED:
-                    yield chunks.chunk({"reasoning_content": "started\n"})
-                elif event.name == STEP:
-                    yield chunks.chunk({"reasoning_content": f"{event.data.get('name')}\n"})
-                elif event.name == RESULT:
-                    content = render_outcome(event.data)
-                    for piece in chunks.answer(content, usage_of(turn, event.data)):
-                        yield piece
-                    return
-                elif event.name == ERROR:
-                    yield _sse(event.data)
-                    yield b"data: [DONE]\n\n"
-                    return
-                elif event.name == DONE:
-                    return
-        finally:
-            # Reached on a normal end too; cancelling a finished job is harmless.
-            disconnect()
-
-    return StreamingResponse(body(), media_type="text/event-stream", headers=_SSE_HEADERS)
-
-
-_tasks: set[asyncio.Task[None]] = set()
+    return sse_response(request, channel, cancel, render,
+                        opening=chunks.chunk({"role": "assistant", "content": ""}))
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

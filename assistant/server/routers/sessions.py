@@ -89,10 +89,7 @@ async def send_message(session_id: str, body: MessageCreate, request: Request,
     owner = caller.name
     session = _get(store, owner, session_id)
     # Refuse before storing anything when the line is full.
-    if service.queue.waiting + (1 if service.queue.busy else 0) >= service.queue.limit:
-        from assistant.server.queue import QueueFull
-
-        raise QueueFull(service.queue.limit)
+    service.queue.check_room()
     question = store.add_message(owner, session_id, "user", body.content)
     base = session.flow
 
